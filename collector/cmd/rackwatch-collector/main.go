@@ -1,0 +1,87 @@
+// Command rackwatch-collector correlates rack telemetry from the edges with
+// load-balancer latency and drains API nodes that are hot and slow, then
+// restores them once they cool.
+//
+//	rackwatch-collector [run] [-config FILE]
+//	rackwatch-collector check-config FILE
+//	rackwatch-collector version
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rackwatch/rackwatch/collector/config"
+	"github.com/rackwatch/rackwatch/collector/service"
+	"gopkg.in/yaml.v3"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const defaultConfig = "/etc/rackwatch/collector.yaml"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintf(stdout, "rackwatch-collector %s\n", version)
+		return 0
+	case "check-config":
+		if len(args) != 1 {
+			fmt.Fprintln(stderr, "usage: rackwatch-collector check-config FILE")
+			return 2
+		}
+		cfg, err := config.Load(args[0])
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		out, _ := yaml.Marshal(cfg) // secrets marshal as <secret>
+		fmt.Fprintf(stdout, "%s: ok\n---\n%s", args[0], out)
+		return 0
+	case "run":
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		path := fs.String("config", defaultConfig, "configuration `file`")
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		cfg, err := config.Load(*path)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		var level slog.Level
+		_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated by config
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+		svc, err := service.New(cfg, service.Opts{Logger: log})
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := svc.Run(ctx); err != nil {
+			log.Error("collector stopped", "err", err)
+			return 1
+		}
+		return 0
+	default:
+		fmt.Fprintf(stderr, "rackwatch-collector: unknown command %q (commands: run, check-config, version)\n", cmd)
+		return 2
+	}
+}

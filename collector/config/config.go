@@ -1,0 +1,214 @@
+// Package config defines the collector's configuration file: the broker
+// and Sparkplug identity, the HAProxy instances to read and steer, the
+// inventory that maps each node to its load-balancer server and to the
+// edge device that measures it, and the decision policy.
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/rackwatch/rackwatch/collector/decide"
+	"github.com/rackwatch/rackwatch/edge/configfile"
+	"github.com/rackwatch/rackwatch/edge/sparkplug"
+)
+
+// Versions lists the configuration format versions this binary reads.
+var Versions = []int{1}
+
+// Config is the collector configuration.
+type Config struct {
+	Version  int       `yaml:"version"`
+	MQTT     MQTT      `yaml:"mqtt"`
+	HAProxy  []HAProxy `yaml:"haproxy"`
+	Nodes    []Node    `yaml:"nodes"`
+	Policy   Policy    `yaml:"policy"`
+	InfluxDB *InfluxDB `yaml:"influxdb"`
+	Log      LogConfig `yaml:"log"`
+}
+
+// MQTT configures the broker connection and the primary host identity.
+type MQTT struct {
+	Broker   string            `yaml:"broker"`
+	ClientID string            `yaml:"client_id"`
+	Username string            `yaml:"username"`
+	Password configfile.Secret `yaml:"password"`
+	Group    string            `yaml:"group"`
+	HostID   string            `yaml:"host_id"`
+}
+
+// HAProxy is one HAProxy instance reached through its runtime API.
+type HAProxy struct {
+	Name string `yaml:"name"`
+	// Address is the admin socket path, or host:port for a TCP stats socket.
+	Address string        `yaml:"address"`
+	Period  time.Duration `yaml:"period"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Node is one API server in the inventory.
+type Node struct {
+	Name string `yaml:"name"`
+	Rack string `yaml:"rack"`
+	// Edge is the Sparkplug edge node (rack controller) that polls the
+	// node's BMC, and BMC the Sparkplug device name of that BMC.
+	Edge string `yaml:"edge"`
+	BMC  string `yaml:"bmc"`
+	// Sensors restricts which of the BMC's temperature sensors count
+	// (e.g. the CPU sensors); empty means all.
+	Sensors []string   `yaml:"sensors"`
+	LB      []LBServer `yaml:"lb"`
+}
+
+// LBServer places a node in a load balancer.
+type LBServer struct {
+	HAProxy string `yaml:"haproxy"`
+	Backend string `yaml:"backend"`
+	Server  string `yaml:"server"`
+}
+
+// Policy mirrors decide.Policy in the file; zero values take defaults.
+type Policy struct {
+	HotCelsius           float64       `yaml:"hot_celsius"`
+	CoolCelsius          float64       `yaml:"cool_celsius"`
+	LatencyRatio         float64       `yaml:"latency_ratio"`
+	LatencyMinDelta      time.Duration `yaml:"latency_min_delta"`
+	Hold                 time.Duration `yaml:"hold"`
+	RestoreHold          time.Duration `yaml:"restore_hold"`
+	StaleAfter           time.Duration `yaml:"stale_after"`
+	MaxDrainedPerBackend int           `yaml:"max_drained_per_backend"`
+	OverrideHold         time.Duration `yaml:"override_hold"`
+	// Tick is how often the decision loop runs.
+	Tick time.Duration `yaml:"tick"`
+	// DryRun logs and records decisions without changing any load balancer.
+	DryRun bool `yaml:"dry_run"`
+}
+
+// Decide returns the engine's policy.
+func (p Policy) Decide() decide.Policy {
+	return decide.Policy{
+		HotCelsius: p.HotCelsius, CoolCelsius: p.CoolCelsius, LatencyRatio: p.LatencyRatio,
+		LatencyMinDelta: p.LatencyMinDelta, Hold: p.Hold, RestoreHold: p.RestoreHold,
+		StaleAfter: p.StaleAfter, MaxDrainedPerBackend: p.MaxDrainedPerBackend, OverrideHold: p.OverrideHold,
+	}.WithDefaults()
+}
+
+// InfluxDB enables the InfluxDB sink.
+type InfluxDB struct {
+	URL             string            `yaml:"url"`
+	Database        string            `yaml:"database"`
+	RetentionPolicy string            `yaml:"retention_policy"`
+	Username        string            `yaml:"username"`
+	Password        configfile.Secret `yaml:"password"`
+}
+
+// LogConfig sets the log level: debug, info, warn or error.
+type LogConfig struct {
+	Level string `yaml:"level"`
+}
+
+// Default returns the configuration that the file's keys override.
+func Default() Config {
+	return Config{
+		MQTT:   MQTT{Broker: "tcp://127.0.0.1:1883", Group: "site1", HostID: "rackwatch-collector"},
+		Policy: Policy{Tick: time.Second},
+		Log:    LogConfig{Level: "info"},
+	}
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	c := Default()
+	f, err := configfile.Load(path, Versions, &c)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(f); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate fills per-item defaults and checks every rule.
+func (c *Config) Validate(f *configfile.File) error {
+	var errs configfile.Errors
+	if u, err := url.Parse(c.MQTT.Broker); err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "ws", "wss"}, u.Scheme) {
+		errs.Add(f.Errorf("mqtt.broker", "%q is not a broker URL such as tcp://broker:1883", c.MQTT.Broker))
+	}
+	if err := sparkplug.ValidateID(c.MQTT.Group); err != nil {
+		errs.Add(f.Errorf("mqtt.group", "%v", err))
+	}
+	if err := sparkplug.ValidateID(c.MQTT.HostID); err != nil {
+		errs.Add(f.Errorf("mqtt.host_id", "%v", err))
+	}
+	lbs := map[string]bool{}
+	for i := range c.HAProxy {
+		h := &c.HAProxy[i]
+		key := fmt.Sprintf("haproxy[%d]", i)
+		if h.Name == "" || lbs[h.Name] {
+			errs.Add(f.Errorf(key+".name", "required and unique, got %q", h.Name))
+		}
+		lbs[h.Name] = true
+		if h.Address == "" {
+			errs.Add(f.Errorf(key+".address", "required: the admin socket path, such as /run/haproxy/admin.sock"))
+		}
+		if h.Period == 0 {
+			h.Period = 2 * time.Second
+		}
+		if h.Timeout == 0 {
+			h.Timeout = 2 * time.Second
+		}
+		if h.Period < 100*time.Millisecond {
+			errs.Add(f.Errorf(key+".period", "must be at least 100ms"))
+		}
+	}
+	nodes := map[string]bool{}
+	servers := map[LBServer]string{}
+	for i := range c.Nodes {
+		n := &c.Nodes[i]
+		key := fmt.Sprintf("nodes[%d]", i)
+		if n.Name == "" || nodes[n.Name] {
+			errs.Add(f.Errorf(key+".name", "required and unique, got %q", n.Name))
+		}
+		nodes[n.Name] = true
+		if sparkplug.ValidateID(n.Edge) != nil {
+			errs.Add(f.Errorf(key+".edge", "required: the Sparkplug edge node that reports this node's BMC"))
+		}
+		if sparkplug.ValidateID(n.BMC) != nil {
+			errs.Add(f.Errorf(key+".bmc", "required: the Sparkplug device name of this node's BMC"))
+		}
+		for j, lb := range n.LB {
+			lk := fmt.Sprintf("%s.lb[%d]", key, j)
+			if !lbs[lb.HAProxy] {
+				errs.Add(f.Errorf(lk+".haproxy", "unknown HAProxy instance %q (define it under haproxy:)", lb.HAProxy))
+			}
+			if lb.Backend == "" || lb.Server == "" {
+				errs.Add(f.Errorf(lk, "backend and server are required"))
+			}
+			if prev, ok := servers[lb]; ok {
+				errs.Add(f.Errorf(lk, "server %s/%s is already node %q's", lb.Backend, lb.Server, prev))
+			}
+			servers[lb] = n.Name
+		}
+	}
+	if err := c.Policy.Decide().Validate(); err != nil {
+		errs.Add(f.Errorf("policy", "%v", err))
+	}
+	if c.Policy.Tick < 10*time.Millisecond {
+		errs.Add(f.Errorf("policy.tick", "must be at least 10ms"))
+	}
+	if c.InfluxDB != nil {
+		if u, err := url.Parse(c.InfluxDB.URL); err != nil || u.Host == "" {
+			errs.Add(f.Errorf("influxdb.url", "%q is not a URL such as http://127.0.0.1:8086", c.InfluxDB.URL))
+		}
+		if c.InfluxDB.Database == "" {
+			errs.Add(f.Errorf("influxdb.database", "required"))
+		}
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		errs.Add(f.Errorf("log.level", "must be debug, info, warn or error"))
+	}
+	return errs.Err()
+}

@@ -1,0 +1,492 @@
+package influx
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	influxlog "github.com/influxdata/influxdb-client-go/v2/log"
+
+	"github.com/rackwatch/rackwatch/edge/sample"
+)
+
+func TestMain(m *testing.M) {
+	// The client logs every failed write to stderr through a package-level
+	// logger; the tests check the Sink's own logging instead.
+	influxlog.Log = nil
+	os.Exit(m.Run())
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// t0 is a fixed instant for timestamps: 2026-11-26T12:00:00.123456789Z.
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
+
+// capture is an InfluxDB /api/v2/write endpoint that records what it is sent
+// and answers with status (204 when zero).
+type capture struct {
+	mu       sync.Mutex
+	requests []string
+	lines    int
+	status   int
+	answer   string
+	header   string
+	// hold, when not nil, delays every answer until it is closed.
+	hold chan struct{}
+}
+
+func (c *capture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if c.hold != nil {
+		<-c.hold
+	}
+	c.mu.Lock()
+	c.requests = append(c.requests, fmt.Sprintf("%s %s\nAuthorization: %s\nContent-Type: %s\n\n%s",
+		r.Method, r.URL.RequestURI(), r.Header.Get("Authorization"), r.Header.Get("Content-Type"), body))
+	c.lines += bytes.Count(body, []byte("\n"))
+	status, answer := c.status, c.answer
+	c.mu.Unlock()
+	if status == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	// InfluxDB 1.8 puts its error text in a header as well as in the body
+	// (services/httpd/handler.go, httpError).
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Influxdb-Error", c.header)
+	w.WriteHeader(status)
+	io.WriteString(w, answer)
+}
+
+func (c *capture) snapshot() (requests []string, lines int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.requests...), c.lines
+}
+
+func startCapture(t *testing.T, c *capture) string {
+	t.Helper()
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestWriteGolden checks the requests a Sink sends, line protocol included,
+// against testdata/write.golden. Run with -update to rewrite it.
+func TestWriteGolden(t *testing.T) {
+	c := &capture{}
+	url := startCapture(t, c)
+	s, err := New(&Opts{
+		URL:             url,
+		Database:        "rackwatch",
+		RetentionPolicy: "autogen",
+		Username:        "rw",
+		Password:        "s3cret",
+		BatchSize:       100,
+		// Only Close flushes, so that the batch is deterministic.
+		FlushInterval: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.WriteSample("edge-r12", "tmp102-48", sample.Sample{
+		Metric: sample.TemperatureCelsius, Labels: sample.L("sensor", "inlet"),
+		Value: sample.Float(23.5), Unit: "celsius", TS: t0,
+	})
+	s.WriteSample("edge-r12", "sw-r12", sample.Sample{
+		Metric: sample.IfInErrors, Labels: sample.L("ifname", "Gi1/0/1"),
+		Value: sample.Uint(math.MaxInt64), Unit: "packets", TS: t0.Add(time.Millisecond),
+	})
+	s.WriteSample("edge-r12", "sw-r12", sample.Sample{
+		Metric: sample.IfOperUp, Labels: sample.L("ifname", "Gi1/0/1"),
+		Value: sample.Bool(true), Unit: "bool", TS: t0.Add(2 * time.Millisecond),
+	})
+	// Characters that line protocol escapes, an Int value, a label that the
+	// origin overrides and an empty device, which is left out.
+	s.WriteSample("edge r12", "", sample.Sample{
+		Metric: "test metric,x", Labels: sample.L("edge", "spoofed", "name=with", "a b,c"),
+		Value: sample.Int(-40), TS: t0.Add(3 * time.Millisecond),
+	})
+	s.WriteDecision(Decision{
+		TS: t0.Add(4 * time.Millisecond), Node: "node-7", Backend: "web", Server: "s7",
+		Action: "drain", Reason: `inlet 41.5 °C > 40 °C for 60s; "hot"`,
+	})
+	s.Close()
+
+	if s.Dropped() != 0 || s.Errors() != 0 {
+		t.Errorf("Dropped() = %d, Errors() = %d, want 0 and 0", s.Dropped(), s.Errors())
+	}
+	requests, _ := c.snapshot()
+	got := strings.Join(requests, "\n---\n")
+	golden := filepath.Join("testdata", "write.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("requests differ from %s (run with -update to accept):\ngot:\n%s\nwant:\n%s", golden, got, want)
+	}
+}
+
+type tag struct{ k, v string }
+
+func TestSamplePoint(t *testing.T) {
+	s := &Sink{now: func() time.Time { return t0 }}
+	for _, tc := range []struct {
+		name   string
+		edge   string
+		device string
+		in     sample.Sample
+		drop   bool
+		tags   []tag
+		value  any
+		ts     time.Time
+	}{
+		{
+			name: "float", edge: "e1", device: "d1",
+			in:    sample.Sample{Metric: "temperature_celsius", Labels: sample.L("sensor", "cpu"), Value: sample.Float(-12.25), TS: t0.Add(time.Second)},
+			tags:  []tag{{"device", "d1"}, {"edge", "e1"}, {"sensor", "cpu"}},
+			value: -12.25, ts: t0.Add(time.Second),
+		},
+		{
+			name: "uint as int64", edge: "e1", device: "d1",
+			in:    sample.Sample{Metric: "if_in_errors_total", Labels: sample.L("ifname", "eth0"), Value: sample.Uint(15), TS: t0},
+			tags:  []tag{{"device", "d1"}, {"edge", "e1"}, {"ifname", "eth0"}},
+			value: int64(15), ts: t0,
+		},
+		{
+			name: "largest uint that fits", edge: "e1",
+			in:    sample.Sample{Metric: "c", Value: sample.Uint(math.MaxInt64), TS: t0},
+			tags:  []tag{{"device", ""}, {"edge", "e1"}},
+			value: int64(math.MaxInt64), ts: t0,
+		},
+		{name: "uint above 2^63-1", in: sample.Sample{Metric: "c", Value: sample.Uint(math.MaxInt64 + 1), TS: t0}, drop: true},
+		{name: "max uint64", in: sample.Sample{Metric: "c", Value: sample.Uint(math.MaxUint64), TS: t0}, drop: true},
+		{
+			name: "int", edge: "e1", device: "d1",
+			in:    sample.Sample{Metric: "m", Value: sample.Int(-3), TS: t0},
+			tags:  []tag{{"device", "d1"}, {"edge", "e1"}},
+			value: int64(-3), ts: t0,
+		},
+		{
+			name: "bool false", edge: "e1", device: "d1",
+			in:    sample.Sample{Metric: "if_oper_up", Value: sample.Bool(false), TS: t0},
+			tags:  []tag{{"device", "d1"}, {"edge", "e1"}},
+			value: false, ts: t0,
+		},
+		{
+			name: "origin wins over labels", edge: "e1", device: "d1",
+			in:    sample.Sample{Metric: "m", Labels: sample.L("device", "x", "edge", "y", "z", "1"), Value: sample.Int(1), TS: t0},
+			tags:  []tag{{"device", "d1"}, {"edge", "e1"}, {"z", "1"}},
+			value: int64(1), ts: t0,
+		},
+		{
+			name: "zero time takes now", edge: "e1", device: "d1",
+			in:    sample.Sample{Metric: "m", Value: sample.Int(1)},
+			tags:  []tag{{"device", "d1"}, {"edge", "e1"}},
+			value: int64(1), ts: t0,
+		},
+		{name: "NaN", in: sample.Sample{Metric: "m", Value: sample.Float(math.NaN()), TS: t0}, drop: true},
+		{name: "+Inf", in: sample.Sample{Metric: "m", Value: sample.Float(math.Inf(1)), TS: t0}, drop: true},
+		{name: "-Inf", in: sample.Sample{Metric: "m", Value: sample.Float(math.Inf(-1)), TS: t0}, drop: true},
+		{name: "no value", in: sample.Sample{Metric: "m", TS: t0}, drop: true},
+		{name: "no metric", in: sample.Sample{Value: sample.Int(1), TS: t0}, drop: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, ok := s.samplePoint(tc.edge, tc.device, tc.in)
+			if ok == tc.drop {
+				t.Fatalf("samplePoint ok = %v, want %v", ok, !tc.drop)
+			}
+			if tc.drop {
+				return
+			}
+			if p.Name() != tc.in.Metric {
+				t.Errorf("measurement = %q, want %q", p.Name(), tc.in.Metric)
+			}
+			var tags []tag
+			for _, tg := range p.TagList() {
+				tags = append(tags, tag{tg.Key, tg.Value})
+			}
+			if !reflect.DeepEqual(tags, tc.tags) {
+				t.Errorf("tags = %v, want %v", tags, tc.tags)
+			}
+			fields := p.FieldList()
+			if len(fields) != 1 || fields[0].Key != "value" {
+				t.Fatalf("fields = %v, want the single field value", fields)
+			}
+			// DeepEqual compares dynamic types too: a uint64 or an int
+			// would not match an int64.
+			if !reflect.DeepEqual(fields[0].Value, tc.value) {
+				t.Errorf("value = %#v (%T), want %#v (%T)", fields[0].Value, fields[0].Value, tc.value, tc.value)
+			}
+			if !p.Time().Equal(tc.ts) {
+				t.Errorf("time = %v, want %v", p.Time(), tc.ts)
+			}
+		})
+	}
+}
+
+func TestDecisionPoint(t *testing.T) {
+	s := &Sink{now: func() time.Time { return t0 }}
+	p := s.decisionPoint(Decision{Node: "n1", Backend: "be", Server: "s1", Action: "ready", Reason: "cooled to 30 °C"})
+	if p.Name() != DecisionMeasurement {
+		t.Errorf("measurement = %q", p.Name())
+	}
+	var tags []tag
+	for _, tg := range p.TagList() {
+		tags = append(tags, tag{tg.Key, tg.Value})
+	}
+	if want := []tag{{"action", "ready"}, {"backend", "be"}, {"node", "n1"}, {"server", "s1"}}; !reflect.DeepEqual(tags, want) {
+		t.Errorf("tags = %v, want %v", tags, want)
+	}
+	fields := map[string]any{}
+	for _, f := range p.FieldList() {
+		fields[f.Key] = f.Value
+	}
+	if want := map[string]any{"reason": "cooled to 30 °C", "value": int64(1)}; !reflect.DeepEqual(fields, want) {
+		t.Errorf("fields = %#v, want %#v", fields, want)
+	}
+	if !p.Time().Equal(t0) {
+		t.Errorf("time = %v, want now (%v) for a zero TS", p.Time(), t0)
+	}
+}
+
+// goroutinesSettle waits for the goroutine count to fall back to n: a Sink
+// must stop every goroutine it started, the client's included.
+func goroutinesSettle(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines after Close, want %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestDropsCounted(t *testing.T) {
+	c := &capture{}
+	srv := httptest.NewServer(c)
+	before := runtime.NumGoroutine()
+	s, err := New(&Opts{URL: srv.URL, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.WriteSample("e", "d", sample.Sample{Metric: "m", Value: sample.Float(math.NaN()), TS: t0})
+	s.WriteSample("e", "d", sample.Sample{Metric: "m", Value: sample.Uint(1 << 63), TS: t0})
+	s.WriteSample("e", "d", sample.Sample{Metric: "m", Value: sample.Float(1), TS: t0})
+	s.Close()
+	s.Close() // a second Close is harmless
+	s.WriteSample("e", "d", sample.Sample{Metric: "m", Value: sample.Float(2), TS: t0})
+	s.WriteDecision(Decision{TS: t0, Node: "n", Action: "drain"})
+
+	if got := s.Dropped(); got != 4 {
+		t.Errorf("Dropped() = %d, want 4 (NaN, 2^63, two after Close)", got)
+	}
+	srv.CloseClientConnections()
+	goroutinesSettle(t, before)
+	srv.Close()
+	requests, lines := c.snapshot()
+	if lines != 1 {
+		t.Errorf("%d lines written, want 1:\n%s", lines, strings.Join(requests, "\n"))
+	}
+}
+
+// TestNeverBlocks writes to a server that does not answer: every call must
+// return at once, and what the queue cannot hold is dropped and counted.
+func TestNeverBlocks(t *testing.T) {
+	c := &capture{hold: make(chan struct{})}
+	url := startCapture(t, c)
+	s, err := New(&Opts{URL: url, BatchSize: 1, FlushInterval: 10 * time.Millisecond, QueueSize: 4, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	start := time.Now()
+	for i := range n {
+		s.WriteSample("e", "d", sample.Sample{Metric: "m", Value: sample.Int(int64(i)), TS: t0.Add(time.Duration(i))})
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("%d writes took %s with the server stalled", n, d)
+	}
+	dropped := s.Dropped()
+	if dropped == 0 {
+		t.Error("Dropped() = 0 with a stalled server and a queue of 4")
+	}
+	close(c.hold)
+	s.Close()
+	if _, lines := c.snapshot(); uint64(lines)+dropped != n {
+		t.Errorf("%d lines written + %d dropped, want %d", lines, dropped, n)
+	}
+	if s.Errors() != 0 {
+		t.Errorf("Errors() = %d, want 0", s.Errors())
+	}
+}
+
+// syncBuffer is a log destination safe for the Sink's error goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestWriteErrorsCountedAndLogged(t *testing.T) {
+	c := &capture{status: http.StatusNotFound, answer: `{"error":"database not found: \"nodb\""}`, header: `database not found: "nodb"`}
+	url := startCapture(t, c)
+	var logs syncBuffer
+	var now atomic.Int64
+	now.Store(t0.UnixNano())
+	s, err := newSink(&Opts{
+		URL: url, Database: "nodb", BatchSize: 1, FlushInterval: 5 * time.Millisecond,
+		Logger: newTestLogger(&logs),
+	}, func() time.Time { return time.Unix(0, now.Load()).UTC() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One write at a time: the client drops an error that arrives before
+	// the previous one was read.
+	write := func(i int, wantErrors uint64) {
+		t.Helper()
+		s.WriteSample("e", "d", sample.Sample{Metric: "m", Value: sample.Int(int64(i)), TS: t0})
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Errors() < wantErrors {
+			if time.Now().After(deadline) {
+				t.Fatalf("Errors() = %d after 10s, want %d", s.Errors(), wantErrors)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	write(1, 1) // logged
+	write(2, 2) // within errorLogInterval: suppressed
+	now.Add(int64(errorLogInterval))
+	write(3, 3) // logged, with one suppressed
+	write(4, 4) // suppressed, then logged by Close as the last error
+	s.Close()
+
+	if got := s.Errors(); got != 4 {
+		t.Errorf("Errors() = %d, want 4", got)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	want := []string{"errors_total=1 suppressed=0", "errors_total=3 suppressed=1", "errors_total=4 suppressed=1"}
+	if len(lines) != len(want) {
+		t.Fatalf("log has %d lines, want %d:\n%s", len(lines), len(want), logs.String())
+	}
+	for i, l := range lines {
+		if !strings.Contains(l, "database not found") || !strings.HasSuffix(l, want[i]) {
+			t.Errorf("log line %d = %s\nwant the server's error and %s", i, l, want[i])
+		}
+	}
+	requests, _ := c.snapshot()
+	if len(requests) != 4 || !strings.Contains(requests[0], "\nAuthorization: \n") {
+		t.Errorf("want 4 requests without credentials, got:\n%s", strings.Join(requests, "\n---\n"))
+	}
+}
+
+// newTestLogger logs text without timestamps to w.
+func newTestLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{ReplaceAttr: dropTime}))
+}
+
+func dropTime(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return a
+}
+
+func TestOpts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts *Opts
+		ok   bool
+	}{
+		{"nil takes defaults", nil, true},
+		{"zero takes defaults", &Opts{}, true},
+		{"https with rp and auth", &Opts{URL: "https://influx.example:8086", RetentionPolicy: "rp", Username: "u", Password: "p"}, true},
+		{"no scheme", &Opts{URL: "127.0.0.1:8086"}, false},
+		{"udp scheme", &Opts{URL: "udp://127.0.0.1:8089"}, false},
+		{"bad url", &Opts{URL: "http://[::1"}, false},
+		{"slash in database", &Opts{Database: "a/b"}, false},
+		{"slash in retention policy", &Opts{RetentionPolicy: "a/b"}, false},
+		{"password without user", &Opts{Password: "p"}, false},
+		{"flush interval below 1ms", &Opts{FlushInterval: time.Microsecond}, false},
+		{"negative flush interval", &Opts{FlushInterval: -time.Second}, false},
+		{"negative queue", &Opts{QueueSize: -1}, false},
+		{"timeout below 1s", &Opts{Timeout: time.Millisecond}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(tc.opts)
+			if (err == nil) != tc.ok {
+				t.Fatalf("New() error = %v, want ok = %v", err, tc.ok)
+			}
+			if err != nil {
+				if !strings.HasPrefix(err.Error(), "influx: ") {
+					t.Errorf("error %q lacks the package prefix", err)
+				}
+				return
+			}
+			s.Close()
+		})
+	}
+}
+
+func TestOptsDefaults(t *testing.T) {
+	o, err := (*Opts)(nil).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(o, DefaultOpts) {
+		t.Errorf("nil opts = %v, want DefaultOpts %v", o, DefaultOpts)
+	}
+	o, err = (&Opts{Database: "x", BatchSize: 7}).withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Database != "x" || o.BatchSize != 7 || o.URL != DefaultOpts.URL || o.FlushInterval != DefaultOpts.FlushInterval {
+		t.Errorf("withDefaults overrode set fields or missed zero ones: %v", o)
+	}
+}
+
+func TestOptsStringHidesPassword(t *testing.T) {
+	o := Opts{URL: "http://h:8086", Username: "u", Password: "hunter2"}
+	for _, s := range []string{o.String(), fmt.Sprint(o), fmt.Sprintf("%v", &o)} {
+		if strings.Contains(s, "hunter2") || !strings.Contains(s, "<secret>") {
+			t.Errorf("%s shows the password or hides that one is set", s)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+// Package agent runs the edge's sources: each reads one Sparkplug device (an
+// I2C sensor or an SNMP target) at its own period, with jitter so that many
+// edges and targets do not poll in lockstep, and hands the samples to the
+// publisher. A failing source is logged and retried at its next period; it
+// never stops the others.
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/rackwatch/rackwatch/edge/sample"
+)
+
+// Source reads one device.
+type Source interface {
+	// Device is the Sparkplug device name the samples are published under.
+	Device() string
+	Period() time.Duration
+	// Collect reads the device. It may return samples together with an
+	// error when part of the read failed.
+	Collect(ctx context.Context) ([]sample.Sample, error)
+	Close() error
+}
+
+// Sink receives what sources collect; the publisher implements it.
+type Sink interface {
+	Enqueue(device string, samples []sample.Sample) error
+}
+
+// Run collects from every source until ctx ends, then closes them.
+func Run(ctx context.Context, sources []Source, sink Sink, log *slog.Logger) {
+	var wg sync.WaitGroup
+	for _, s := range sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if err := s.Close(); err != nil {
+					log.Warn("closing source", "device", s.Device(), "err", err)
+				}
+			}()
+			loop(ctx, s, sink, log)
+		}()
+	}
+	wg.Wait()
+}
+
+func loop(ctx context.Context, s Source, sink Sink, log *slog.Logger) {
+	period := s.Period()
+	// Start at a random point of the first period, then keep the period
+	// with up to ±10 % jitter.
+	timer := time.NewTimer(rand.N(period/4 + 1))
+	defer timer.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		samples, err := s.Collect(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil && !failing:
+			log.Warn("source failed", "device", s.Device(), "err", err)
+			failing = true
+		case err != nil:
+			log.Debug("source still failing", "device", s.Device(), "err", err)
+		case failing:
+			log.Info("source recovered", "device", s.Device())
+			failing = false
+		}
+		if err := sink.Enqueue(s.Device(), samples); err != nil {
+			log.Error("queueing samples", "device", s.Device(), "err", err)
+		}
+		timer.Reset(period - period/10 + rand.N(period/5+1))
+	}
+}

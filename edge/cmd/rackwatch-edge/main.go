@@ -1,0 +1,145 @@
+// Command rackwatch-edge is the agent that runs on a rack's controller: it
+// reads the rack's I2C sensors, polls its switches and BMCs over SNMP and
+// publishes everything to MQTT as Sparkplug B.
+//
+//	rackwatch-edge [run] [-config FILE]
+//	rackwatch-edge check-config FILE
+//	rackwatch-edge read [-config FILE]
+//	rackwatch-edge version
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rackwatch/rackwatch/edge/agent"
+	"github.com/rackwatch/rackwatch/edge/config"
+	"github.com/rackwatch/rackwatch/edge/edgenode"
+	"github.com/rackwatch/rackwatch/edge/sample"
+	"gopkg.in/yaml.v3"
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2creg"
+	"periph.io/x/host/v3"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const defaultConfig = "/etc/rackwatch/edge.yaml"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintf(stdout, "rackwatch-edge %s\n", version)
+		return 0
+	case "check-config":
+		if len(args) != 1 {
+			fmt.Fprintln(stderr, "usage: rackwatch-edge check-config FILE")
+			return 2
+		}
+		cfg, err := config.Load(args[0])
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		out, _ := yaml.Marshal(cfg) // secrets marshal as <secret>
+		fmt.Fprintf(stdout, "%s: ok\n---\n%s", args[0], out)
+		return 0
+	case "read":
+		return read(args, stdout, stderr)
+	case "run":
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		path := fs.String("config", defaultConfig, "configuration `file`")
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		cfg, err := config.Load(*path)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		log := newLogger(stderr, cfg.Log.Level)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := edgenode.Run(ctx, cfg, edgenode.Opts{Logger: log, OpenBus: openBus}); err != nil {
+			log.Error("edge node stopped", "err", err)
+			return 1
+		}
+		return 0
+	default:
+		fmt.Fprintf(stderr, "rackwatch-edge: unknown command %q (commands: run, read, check-config, version)\n", cmd)
+		return 2
+	}
+}
+
+// read collects once from every configured source and prints the samples
+// as JSON lines (the schema of docs/wire.md), for checking wiring and
+// profiles in the field without a broker.
+func read(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("read", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", defaultConfig, "configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	built, err := agent.Build(cfg, openBus, time.Now)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer built.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := 0
+	var line []byte
+	for _, src := range built.Sources {
+		samples, err := src.Collect(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", src.Device(), err)
+			code = 1
+		}
+		for _, s := range samples {
+			line = append(sample.AppendJSON(line[:0], s), '\n')
+			stdout.Write(line)
+		}
+		src.Close()
+	}
+	return code
+}
+
+// openBus opens a real I2C bus through periph's host drivers, initialised
+// on first use so that a configuration without real buses never touches
+// the hardware.
+func openBus(name string) (i2c.BusCloser, error) {
+	if _, err := host.Init(); err != nil {
+		return nil, fmt.Errorf("periph host init: %w", err)
+	}
+	return i2creg.Open(name)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // validated by config
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,220 @@
+// Package config defines the edge's configuration file: which MQTT broker
+// and Sparkplug identity to use, which I2C sensors to read and which SNMP
+// targets to poll. Loading is strict (see package configfile); every
+// default lives in Default and every rule in Validate.
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/rackwatch/rackwatch/edge/configfile"
+	"github.com/rackwatch/rackwatch/edge/snmppoll"
+	"github.com/rackwatch/rackwatch/edge/sparkplug"
+)
+
+// Versions lists the configuration format versions this binary reads.
+var Versions = []int{1}
+
+// Config is the edge configuration.
+type Config struct {
+	Version int       `yaml:"version"`
+	Edge    Edge      `yaml:"edge"`
+	MQTT    MQTT      `yaml:"mqtt"`
+	I2C     []I2CBus  `yaml:"i2c"`
+	SNMP    []SNMP    `yaml:"snmp"`
+	Log     LogConfig `yaml:"log"`
+}
+
+// Edge names the edge node in the Sparkplug namespace.
+type Edge struct {
+	// Group is the Sparkplug group: the site.
+	Group string `yaml:"group"`
+	// Node is the Sparkplug edge node ID: this rack controller.
+	Node string `yaml:"node"`
+	// StateDir holds the persisted sample sequence.
+	StateDir string `yaml:"state_dir"`
+}
+
+// MQTT configures the broker connection.
+type MQTT struct {
+	Broker   string `yaml:"broker"`
+	ClientID string `yaml:"client_id"`
+	// PrimaryHost is the collector's Sparkplug host ID. The edge publishes
+	// only while that host's STATE is online and queues otherwise; empty
+	// publishes regardless (for plain MQTT consumers).
+	PrimaryHost    string        `yaml:"primary_host"`
+	QoS            *byte         `yaml:"qos"`
+	Strict         bool          `yaml:"strict_sparkplug"`
+	KeepAlive      time.Duration `yaml:"keepalive"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	BackoffMax     time.Duration `yaml:"backoff_max"`
+	// QueueSamples bounds the samples held in memory while the broker is
+	// away; beyond it the oldest are dropped and counted.
+	QueueSamples int `yaml:"queue_samples"`
+}
+
+// I2CBus is one I2C bus and the sensors on it.
+type I2CBus struct {
+	// Bus is a periph bus name ("1", "/dev/i2c-1") or "emulated" for the
+	// built-in emulated bus, which answers like real chips.
+	Bus     string      `yaml:"bus"`
+	Sensors []I2CSensor `yaml:"sensors"`
+}
+
+// I2CSensor is one sensor chip; it is published as a Sparkplug device named
+// Name.
+type I2CSensor struct {
+	Name     string        `yaml:"name"`
+	Chip     string        `yaml:"chip"`
+	Address  uint16        `yaml:"address"`
+	Period   time.Duration `yaml:"period"`
+	Extended bool          `yaml:"extended"`
+}
+
+// SNMP is one SNMP target; it is published as a Sparkplug device named Name.
+type SNMP struct {
+	Name           string            `yaml:"name"`
+	Address        string            `yaml:"address"`
+	Version        string            `yaml:"version"`
+	Community      configfile.Secret `yaml:"community"`
+	Profiles       []string          `yaml:"profiles"`
+	Period         time.Duration     `yaml:"period"`
+	Timeout        time.Duration     `yaml:"timeout"`
+	Retries        int               `yaml:"retries"`
+	MaxRepetitions uint32            `yaml:"max_repetitions"`
+}
+
+// LogConfig sets the log level: debug, info, warn or error.
+type LogConfig struct {
+	Level string `yaml:"level"`
+}
+
+// Chips lists the I2C chips the edge can read.
+var Chips = []string{"tmp102"}
+
+// Default returns the configuration that the file's keys override.
+func Default() Config {
+	qos := byte(1)
+	return Config{
+		Edge: Edge{Group: "site1", StateDir: "/var/lib/rackwatch"},
+		MQTT: MQTT{Broker: "tcp://127.0.0.1:1883", PrimaryHost: "rackwatch-collector", QoS: &qos, KeepAlive: 30 * time.Second,
+			ConnectTimeout: 10 * time.Second, BackoffMax: 30 * time.Second, QueueSamples: 100000},
+		Log: LogConfig{Level: "info"},
+	}
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	c := Default()
+	f, err := configfile.Load(path, Versions, &c)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(f); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate fills per-item defaults and checks every rule, reporting each
+// problem with its file, line and key.
+func (c *Config) Validate(f *configfile.File) error {
+	var errs configfile.Errors
+	if err := sparkplug.ValidateID(c.Edge.Group); err != nil {
+		errs.Add(f.Errorf("edge.group", "%v", err))
+	}
+	if err := sparkplug.ValidateID(c.Edge.Node); err != nil {
+		errs.Add(f.Errorf("edge.node", "%v (set it to this rack controller's name)", err))
+	}
+	if c.Edge.StateDir == "" {
+		errs.Add(f.Errorf("edge.state_dir", "required"))
+	}
+	if u, err := url.Parse(c.MQTT.Broker); err != nil || !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "ws", "wss"}, u.Scheme) || u.Host == "" {
+		errs.Add(f.Errorf("mqtt.broker", "%q is not a broker URL such as tcp://broker:1883", c.MQTT.Broker))
+	}
+	if c.MQTT.PrimaryHost != "" {
+		if err := sparkplug.ValidateID(c.MQTT.PrimaryHost); err != nil {
+			errs.Add(f.Errorf("mqtt.primary_host", "%v", err))
+		}
+	}
+	if c.MQTT.QoS == nil || *c.MQTT.QoS > 1 {
+		errs.Add(f.Errorf("mqtt.qos", "must be 0 or 1"))
+	}
+	if c.MQTT.ClientID == "" {
+		c.MQTT.ClientID = "rackwatch-edge-" + c.Edge.Node
+	}
+	if c.MQTT.QueueSamples <= 0 {
+		errs.Add(f.Errorf("mqtt.queue_samples", "must be positive"))
+	}
+	if c.MQTT.KeepAlive < time.Second || c.MQTT.ConnectTimeout <= 0 || c.MQTT.BackoffMax <= 0 {
+		errs.Add(f.Errorf("mqtt", "keepalive must be at least 1s; connect_timeout and backoff_max must be positive"))
+	}
+	devices := map[string]string{}
+	device := func(key, name string) {
+		if err := sparkplug.ValidateID(name); err != nil {
+			errs.Add(f.Errorf(key, "%v", err))
+			return
+		}
+		if prev, ok := devices[name]; ok {
+			errs.Add(f.Errorf(key, "device name %q already used at %s", name, prev))
+			return
+		}
+		devices[name] = key
+	}
+	for i := range c.I2C {
+		b := &c.I2C[i]
+		key := fmt.Sprintf("i2c[%d]", i)
+		if b.Bus == "" {
+			errs.Add(f.Errorf(key+".bus", "required: a bus name such as \"1\", or \"emulated\""))
+		}
+		for j := range b.Sensors {
+			s := &b.Sensors[j]
+			sk := fmt.Sprintf("%s.sensors[%d]", key, j)
+			device(sk+".name", s.Name)
+			if !slices.Contains(Chips, s.Chip) {
+				errs.Add(f.Errorf(sk+".chip", "unknown chip %q (known: %v)", s.Chip, Chips))
+			}
+			if s.Address == 0 || s.Address > 0x7f {
+				errs.Add(f.Errorf(sk+".address", "must be a 7-bit I2C address such as 0x48"))
+			}
+			if s.Period == 0 {
+				s.Period = 5 * time.Second
+			}
+			if s.Period < 100*time.Millisecond {
+				errs.Add(f.Errorf(sk+".period", "must be at least 100ms"))
+			}
+		}
+	}
+	for i := range c.SNMP {
+		t := &c.SNMP[i]
+		key := fmt.Sprintf("snmp[%d]", i)
+		device(key+".name", t.Name)
+		if t.Period == 0 {
+			t.Period = 15 * time.Second
+		}
+		if t.Period < 100*time.Millisecond {
+			errs.Add(f.Errorf(key+".period", "must be at least 100ms"))
+		}
+		if len(t.Profiles) == 0 {
+			errs.Add(f.Errorf(key+".profiles", "required (known: %v)", snmppoll.ProfileNames()))
+		}
+		if _, err := snmppoll.New(t.PollerOpts()); err != nil {
+			errs.Add(f.Errorf(key, "%v", err))
+		}
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		errs.Add(f.Errorf("log.level", "must be debug, info, warn or error"))
+	}
+	return errs.Err()
+}
+
+// PollerOpts returns the snmppoll options for the target.
+func (t *SNMP) PollerOpts() *snmppoll.Opts {
+	return &snmppoll.Opts{
+		Name: t.Name, Address: t.Address, Version: t.Version, Community: string(t.Community),
+		Profiles: t.Profiles, Timeout: t.Timeout, Retries: t.Retries, MaxRepetitions: t.MaxRepetitions,
+	}
+}

@@ -1,0 +1,66 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, body string) (*Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "edge.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Load(p)
+}
+
+const minimal = "version: 1\nedge: {node: rack1, state_dir: /tmp/x}\n"
+
+func TestDefaults(t *testing.T) {
+	c, err := load(t, minimal+"i2c:\n  - bus: emulated\n    sensors: [{name: inlet, chip: tmp102, address: 0x48}]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *c.MQTT.QoS != 1 || c.MQTT.ClientID != "rackwatch-edge-rack1" || c.I2C[0].Sensors[0].Period != 5*time.Second || c.I2C[0].Sensors[0].Address != 0x48 {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestErrorsNameLineAndKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"unknown key", minimal + "mqtt:\n  brokr: tcp://x:1883\n", `edge.yaml:4: mqtt.brokr: unknown key "brokr"`},
+		{"bad broker", minimal + "mqtt:\n  broker: localhost\n", `edge.yaml:4: mqtt.broker: "localhost" is not a broker URL`},
+		{"bad qos", minimal + "mqtt:\n  qos: 2\n", "edge.yaml:4: mqtt.qos: must be 0 or 1"},
+		{"node missing", "version: 1\n", "edge.node"},
+		{"unknown chip", minimal + "i2c:\n  - bus: '1'\n    sensors:\n      - {name: a, chip: lm99, address: 0x48}\n", `edge.yaml:6: i2c[0].sensors[0].chip: unknown chip "lm99"`},
+		{"duplicate device", minimal + "i2c:\n  - bus: emulated\n    sensors:\n      - {name: a, chip: tmp102, address: 0x48}\nsnmp:\n  - {name: a, address: 127.0.0.1, profiles: [if-mib]}\n", `edge.yaml:8: snmp[0].name: device name "a" already used`},
+		{"unknown profile", minimal + "snmp:\n  - {name: t, address: 127.0.0.1, profiles: [nope]}\n", "edge.yaml:4: snmp[0]:"},
+		{"bad duration", minimal + "snmp:\n  - name: t\n    address: 127.0.0.1\n    period: often\n", "edge.yaml:6: snmp[0].period:"},
+		{"device with slash", minimal + "snmp:\n  - {name: a/b, address: 127.0.0.1, profiles: [if-mib]}\n", "snmp[0].name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.body)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretsAreRedacted(t *testing.T) {
+	c, err := load(t, minimal+"snmp:\n  - {name: t, address: 127.0.0.1, community: s3cret, profiles: [if-mib]}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.SNMP[0].Community.String(); s != "<secret>" {
+		t.Errorf("community prints as %q", s)
+	}
+	if got := c.SNMP[0].PollerOpts().Community; got != "s3cret" {
+		t.Errorf("poller gets community %q", got)
+	}
+}

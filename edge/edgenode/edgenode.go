@@ -1,0 +1,109 @@
+// Package edgenode runs a complete rackwatch edge node: it loads the
+// persisted sequence, builds the sources from the configuration, and runs
+// them together with the MQTT publisher until its context ends. The
+// rackwatch-edge binary and the demo both run edges through it.
+package edgenode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rackwatch/rackwatch/edge/agent"
+	"github.com/rackwatch/rackwatch/edge/config"
+	"github.com/rackwatch/rackwatch/edge/publish"
+	"github.com/rackwatch/rackwatch/edge/seqstore"
+)
+
+// Opts are the run-time dependencies of a node.
+type Opts struct {
+	Logger *slog.Logger
+	// OpenBus opens real I2C buses; nil means the node can only use the
+	// emulated bus.
+	OpenBus agent.BusOpener
+	Now     func() time.Time
+	// Ready, if set, is called with the built node before it starts, so a
+	// caller can reach the emulated chips and the publisher's counters.
+	Ready func(*Node)
+}
+
+// Node is a running edge node.
+type Node struct {
+	Built     *agent.Built
+	Publisher *publish.Publisher
+}
+
+// Run runs the node described by cfg until ctx ends.
+func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	if err := os.MkdirAll(cfg.Edge.StateDir, 0o750); err != nil {
+		return fmt.Errorf("edgenode: state directory: %w", err)
+	}
+	store, err := seqstore.Open(filepath.Join(cfg.Edge.StateDir, "sample-seq.json"), 0)
+	if err != nil {
+		return fmt.Errorf("edgenode: %w", err)
+	}
+	if store.Unclean() {
+		log.Warn("previous run did not stop cleanly; the sample sequence resumes past its last reservation", "next", store.Peek())
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("saving the sample sequence", "err", err)
+		}
+	}()
+	qos := *cfg.MQTT.QoS
+	if cfg.MQTT.Strict {
+		qos = 0
+	}
+	pub, err := publish.New(publish.Opts{
+		Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID,
+		Group: cfg.Edge.Group, EdgeNode: cfg.Edge.Node, PrimaryHost: cfg.MQTT.PrimaryHost, QoS: qos,
+		KeepAlive: cfg.MQTT.KeepAlive, ConnectTimeout: cfg.MQTT.ConnectTimeout,
+		BackoffMax: cfg.MQTT.BackoffMax, QueueSamples: cfg.MQTT.QueueSamples,
+		Store: store, Logger: log, Now: now,
+	})
+	if err != nil {
+		return err
+	}
+	built, err := agent.Build(cfg, opts.OpenBus, now)
+	if err != nil {
+		return err
+	}
+	defer built.Close()
+	if opts.Ready != nil {
+		opts.Ready(&Node{Built: built, Publisher: pub})
+	}
+	log.Info("edge node starting", "group", cfg.Edge.Group, "node", cfg.Edge.Node, "sources", len(built.Sources), "broker", cfg.MQTT.Broker)
+
+	var wg sync.WaitGroup
+	var pubErr error
+	wg.Add(2)
+	srcCtx, stopSources := context.WithCancel(ctx)
+	go func() {
+		defer wg.Done()
+		agent.Run(srcCtx, built.Sources, pub, log)
+	}()
+	go func() {
+		defer wg.Done()
+		pubErr = pub.Run(ctx)
+		stopSources() // nothing can publish any more
+	}()
+	wg.Wait()
+	stopSources()
+	if pubErr != nil && !errors.Is(pubErr, context.Canceled) {
+		return pubErr
+	}
+	return nil
+}

@@ -1,0 +1,442 @@
+// Package publish owns the edge's MQTT connection: it keeps a Sparkplug B
+// session on it (will, births, rebirth on request), numbers and queues the
+// samples the sources produce, and publishes them, keeping each batch until
+// the broker acknowledges it so that a reconnect resends rather than loses.
+//
+// The queue is in memory and bounded: while the broker is away the oldest
+// samples are dropped beyond the bound and counted, and because samples are
+// numbered when queued the collector sees exactly how many were lost.
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/rackwatch/rackwatch/edge/sample"
+	"github.com/rackwatch/rackwatch/edge/sparkplug"
+)
+
+// SeqStore numbers samples and connections durably (see package seqstore).
+type SeqStore interface {
+	Reserve(n int) (uint64, error)
+	Peek() uint64
+	NextBdSeq() (uint8, error)
+}
+
+// Opts configures a Publisher.
+type Opts struct {
+	Broker   string
+	ClientID string
+	Username string
+	Password string
+	Group    string
+	EdgeNode string
+	// PrimaryHost is the host ID of the collector. When set, the edge
+	// publishes births and data only while that host's STATE says online,
+	// and queues otherwise (spec §7.5), so a collector restart loses nothing.
+	PrimaryHost string
+	// QoS for births and data: 1 by default in rackwatch, 0 under strict
+	// Sparkplug. The will is always QoS 1 (spec §7.1).
+	QoS            byte
+	KeepAlive      time.Duration
+	ConnectTimeout time.Duration
+	AckTimeout     time.Duration
+	BackoffMin     time.Duration
+	BackoffMax     time.Duration
+	QueueSamples   int
+	Store          SeqStore
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+func (o *Opts) setDefaults() {
+	if o.KeepAlive == 0 {
+		o.KeepAlive = 30 * time.Second
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.AckTimeout == 0 {
+		o.AckTimeout = 10 * time.Second
+	}
+	if o.BackoffMin == 0 {
+		o.BackoffMin = 500 * time.Millisecond
+	}
+	if o.BackoffMax == 0 {
+		o.BackoffMax = 30 * time.Second
+	}
+	if o.QueueSamples == 0 {
+		o.QueueSamples = 100000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+type batch struct {
+	device  string
+	samples []sample.Sample
+	first   uint64
+}
+
+// Stats are the publisher's counters.
+type Stats struct {
+	Connected  bool
+	Sessions   uint64 // successful connections
+	Published  uint64 // samples acknowledged (or written, at QoS 0)
+	Dropped    uint64 // samples dropped from the full queue
+	Queued     int    // samples waiting
+	Rebirths   uint64 // rebirth requests answered
+	LastError  string
+	ConnectErr uint64
+}
+
+// Publisher publishes samples. Enqueue may be called from any goroutine;
+// Run owns the connection.
+type Publisher struct {
+	opts Opts
+	sess *sparkplug.Session
+
+	mu      sync.Mutex
+	pending []batch
+	queued  int
+	lastErr string
+	wake    chan struct{}
+
+	connected                    atomic.Bool
+	sessions, published, dropped atomic.Uint64
+	rebirths, connectErrs        atomic.Uint64
+}
+
+// New checks opts and returns a Publisher that has not connected yet.
+func New(opts Opts) (*Publisher, error) {
+	opts.setDefaults()
+	if opts.Broker == "" || opts.ClientID == "" || opts.Store == nil {
+		return nil, errors.New("publish: broker, client ID and store are required")
+	}
+	if opts.QoS > 1 {
+		return nil, fmt.Errorf("publish: QoS %d: must be 0 or 1", opts.QoS)
+	}
+	sess, err := sparkplug.NewSession(sparkplug.SessionOpts{Group: opts.Group, EdgeNode: opts.EdgeNode, Now: opts.Now})
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	return &Publisher{opts: opts, sess: sess, wake: make(chan struct{}, 1)}, nil
+}
+
+// Stats returns a snapshot of the counters.
+func (p *Publisher) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Stats{
+		Connected: p.connected.Load(), Sessions: p.sessions.Load(), Published: p.published.Load(),
+		Dropped: p.dropped.Load(), Queued: p.queued, Rebirths: p.rebirths.Load(),
+		LastError: p.lastErr, ConnectErr: p.connectErrs.Load(),
+	}
+}
+
+// Enqueue numbers samples and queues them for device. It never blocks: when
+// the queue is full the oldest batches are dropped and counted.
+func (p *Publisher) Enqueue(device string, samples []sample.Sample) error {
+	if len(samples) == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	first, err := p.opts.Store.Reserve(len(samples))
+	if err != nil {
+		p.mu.Unlock()
+		return fmt.Errorf("publish: number samples: %w", err)
+	}
+	p.pending = append(p.pending, batch{device: device, samples: samples, first: first})
+	p.queued += len(samples)
+	for p.queued > p.opts.QueueSamples && len(p.pending) > 1 {
+		n := len(p.pending[0].samples)
+		p.pending[0] = batch{}
+		p.pending = p.pending[1:]
+		p.queued -= n
+		p.dropped.Add(uint64(n))
+	}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run connects and publishes until ctx ends, reconnecting with capped,
+// jittered exponential backoff. On the way out it publishes the NDEATH
+// itself, as an intentional disconnect does not trigger the will.
+func (p *Publisher) Run(ctx context.Context) error {
+	backoff := p.opts.BackoffMin
+	for {
+		bd, err := p.opts.Store.NextBdSeq()
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		p.sess.Reconnected(bd)
+		connected, err := p.connection(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		p.setErr(err)
+		if connected {
+			backoff = p.opts.BackoffMin
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		p.opts.Logger.Warn("mqtt connection ended; reconnecting", "broker", p.opts.Broker, "err", err, "retry_in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, p.opts.BackoffMax)
+	}
+}
+
+func (p *Publisher) setErr(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.lastErr = err.Error()
+	}
+}
+
+// connection runs one MQTT connection. It reports whether it connected.
+func (p *Publisher) connection(ctx context.Context) (bool, error) {
+	will, err := p.sess.Will()
+	if err != nil {
+		return false, err
+	}
+	lost := make(chan error, 1)
+	rebirth := make(chan struct{}, 1)
+	co := paho.NewClientOptions().
+		AddBroker(p.opts.Broker).
+		SetClientID(p.opts.ClientID).
+		SetUsername(p.opts.Username).
+		SetPassword(p.opts.Password).
+		SetCleanSession(true).
+		SetAutoReconnect(false). // each connection needs a new bdSeq in its will
+		SetConnectRetry(false).
+		SetKeepAlive(p.opts.KeepAlive).
+		SetConnectTimeout(p.opts.ConnectTimeout).
+		SetOrderMatters(false).
+		SetBinaryWill(will.Topic.String(), will.Payload, 1, false).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			select {
+			case lost <- err:
+			default:
+			}
+		})
+	c := paho.NewClient(co)
+	if err := wait(ctx, c.Connect(), p.opts.ConnectTimeout+time.Second); err != nil {
+		p.connectErrs.Add(1)
+		return false, fmt.Errorf("publish: connect %s: %w", p.opts.Broker, err)
+	}
+	p.connected.Store(true)
+	p.sessions.Add(1)
+	closing := true // false once the broker dropped us: no goodbye possible
+	defer func() {
+		p.connected.Store(false)
+		if closing && c.IsConnected() {
+			// An intentional disconnect does not fire the will: publish the
+			// NDEATH ourselves (spec §7.1).
+			c.Publish(will.Topic.String(), 1, false, will.Payload).WaitTimeout(2 * time.Second)
+			c.Disconnect(250)
+			return
+		}
+		c.Disconnect(0)
+	}()
+	ncmd := sparkplug.NodeTopic(p.opts.Group, sparkplug.NCMD, p.opts.EdgeNode).String()
+	sub := c.Subscribe(ncmd, 1, func(_ paho.Client, m paho.Message) {
+		ok, err := sparkplug.IsRebirthRequest(m.Payload())
+		if err != nil {
+			p.opts.Logger.Warn("ignoring malformed NCMD", "topic", m.Topic(), "err", err)
+			return
+		}
+		if ok {
+			select {
+			case rebirth <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if err := wait(ctx, sub, p.opts.AckTimeout); err != nil {
+		return true, fmt.Errorf("publish: subscribe %s: %w", ncmd, err)
+	}
+	states, err := p.watchHost(ctx, c)
+	if err != nil {
+		return true, err
+	}
+	if p.opts.PrimaryHost != "" {
+		p.opts.Logger.Info("waiting for the primary host", "host", p.opts.PrimaryHost)
+		for online := false; !online; {
+			select {
+			case <-ctx.Done():
+				return true, nil
+			case err := <-lost:
+				closing = false
+				return true, fmt.Errorf("publish: connection lost: %w", err)
+			case online = <-states:
+			}
+		}
+	}
+	if err := p.births(ctx, c); err != nil {
+		return true, err
+	}
+	p.opts.Logger.Info("mqtt connected; births published", "broker", p.opts.Broker, "bdSeq", p.sess.BdSeq())
+	for {
+		if err := p.drain(ctx, c); err != nil {
+			return true, err
+		}
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case err := <-lost:
+			closing = false
+			return true, fmt.Errorf("publish: connection lost: %w", err)
+		case online := <-states:
+			if !online {
+				return true, ErrHostOffline
+			}
+		case <-rebirth:
+			p.rebirths.Add(1)
+			if err := p.births(ctx, c); err != nil {
+				return true, err
+			}
+		case <-p.wake:
+		}
+	}
+}
+
+// ErrHostOffline ends a connection when the primary host goes offline: the
+// edge says goodbye and reconnects to wait for it (spec §7.5), queueing
+// samples meanwhile.
+var ErrHostOffline = errors.New("publish: primary host offline")
+
+// watchHost subscribes to the primary host's STATE and reports each change
+// of its online flag. STATE messages older than one already seen are stale
+// retained copies and ignored (spec §7.5.2).
+func (p *Publisher) watchHost(ctx context.Context, c paho.Client) (<-chan bool, error) {
+	states := make(chan bool, 8)
+	if p.opts.PrimaryHost == "" {
+		return states, nil
+	}
+	var mu sync.Mutex
+	var newest int64
+	topic := sparkplug.StateTopic(p.opts.PrimaryHost).String()
+	sub := c.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) {
+		st, err := sparkplug.ParseState(m.Payload())
+		if err != nil {
+			p.opts.Logger.Warn("ignoring malformed STATE", "topic", m.Topic(), "err", err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if st.Timestamp < newest {
+			return
+		}
+		newest = st.Timestamp
+		for { // the latest state wins over unread older ones
+			select {
+			case states <- st.Online:
+				return
+			default:
+				select {
+				case <-states:
+				default:
+				}
+			}
+		}
+	})
+	if err := wait(ctx, sub, p.opts.AckTimeout); err != nil {
+		return nil, fmt.Errorf("publish: subscribe %s: %w", topic, err)
+	}
+	return states, nil
+}
+
+// births publishes NBIRTH and the DBIRTHs. They announce the number of the
+// oldest queued sample, which is the next one the collector will receive.
+func (p *Publisher) births(ctx context.Context, c paho.Client) error {
+	p.mu.Lock()
+	next := p.opts.Store.Peek()
+	if len(p.pending) > 0 {
+		next = p.pending[0].first
+	}
+	p.mu.Unlock()
+	msgs, err := p.sess.Births(next)
+	if err != nil {
+		return err
+	}
+	return p.publish(ctx, c, msgs)
+}
+
+func (p *Publisher) publish(ctx context.Context, c paho.Client, msgs []sparkplug.Message) error {
+	for _, m := range msgs {
+		if err := wait(ctx, c.Publish(m.Topic.String(), p.opts.QoS, false, m.Payload), p.opts.AckTimeout); err != nil {
+			return fmt.Errorf("publish: %s: %w", m.Topic, err)
+		}
+	}
+	return nil
+}
+
+// drain publishes queued batches oldest first; a batch leaves the queue only
+// once its messages are acknowledged.
+func (p *Publisher) drain(ctx context.Context, c paho.Client) error {
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		if len(p.pending) == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		b := p.pending[0]
+		p.mu.Unlock()
+		msgs, err := p.sess.Data(b.device, b.samples, b.first)
+		if err != nil {
+			// A batch the session refuses (a bad device name, too many
+			// series) would block the queue forever: drop and count it.
+			p.opts.Logger.Error("dropping samples the session refuses", "device", b.device, "err", err)
+			p.dropped.Add(uint64(len(b.samples)))
+		} else if err := p.publish(ctx, c, msgs); err != nil {
+			return err
+		} else {
+			p.published.Add(uint64(len(b.samples)))
+		}
+		p.mu.Lock()
+		// Enqueue may have dropped the batch meanwhile; pop it only if it is
+		// still at the head.
+		if len(p.pending) > 0 && p.pending[0].first == b.first {
+			p.pending[0] = batch{}
+			p.pending = p.pending[1:]
+			p.queued -= len(b.samples)
+		}
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// ErrTimeout is returned when the broker does not answer in time.
+var ErrTimeout = errors.New("timed out waiting for the broker")
+
+func wait(ctx context.Context, t paho.Token, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-timer.C:
+		return ErrTimeout
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,203 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/rackwatch/rackwatch/deploy/testrig"
+	"github.com/rackwatch/rackwatch/edge/sample"
+	"github.com/rackwatch/rackwatch/edge/seqstore"
+	"github.com/rackwatch/rackwatch/edge/sparkplug"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// host subscribes like a primary host and decodes everything it receives.
+type host struct {
+	mu      sync.Mutex
+	h       *sparkplug.Host
+	samples map[uint64]bool // values seen (each test sample carries a unique value)
+	births  int
+	errs    []error
+}
+
+func subscribe(t *testing.T, url string) *host {
+	h := &host{h: sparkplug.NewHost(sparkplug.HostOpts{}), samples: map[uint64]bool{}}
+	state := sparkplug.StateTopic("test-host").String()
+	born := time.Now()
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("test-host").
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(100*time.Millisecond).
+		SetBinaryWill(state, sparkplug.StatePayload(false, born), 1, true).
+		SetOnConnectHandler(func(c paho.Client) {
+			defer c.Publish(state, 1, true, sparkplug.StatePayload(true, born))
+			c.Subscribe(sparkplug.GroupFilter("site1"), 1, func(_ paho.Client, m paho.Message) {
+				h.mu.Lock()
+				defer h.mu.Unlock()
+				u, err := h.h.Handle(m.Topic(), m.Payload(), time.Now())
+				if u.Rebirth {
+					// Joined after the births, as a primary host may: ask again.
+					rb, _ := sparkplug.RebirthRequest(u.Topic.Group, u.Topic.EdgeNode, time.Now())
+					c.Publish(rb.Topic.String(), 1, false, rb.Payload)
+				} else if err != nil {
+					h.errs = append(h.errs, err)
+				}
+				if u.Topic.Type == sparkplug.NBIRTH {
+					h.births++
+				}
+				if u.Topic.Type == sparkplug.DDATA {
+					for _, s := range u.Samples {
+						h.samples[s.Value.Uint()] = true
+					}
+				}
+			}).Wait()
+		}))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("test host connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return h
+}
+
+func (h *host) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.samples)
+}
+
+func newPublisher(t *testing.T, broker string) (*Publisher, *seqstore.Store) {
+	store, err := seqstore.Open(filepath.Join(t.TempDir(), "seq.json"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Opts{
+		Broker: broker, ClientID: "edge-rack1", Group: "site1", EdgeNode: "rack1", QoS: 1, PrimaryHost: "test-host",
+		BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, ConnectTimeout: time.Second,
+		AckTimeout: 2 * time.Second, Store: store, Logger: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, store
+}
+
+func run(t *testing.T, p *Publisher) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func counter(v uint64) []sample.Sample {
+	return []sample.Sample{{Metric: sample.IfInErrors, Labels: sample.L("ifname", "swp1"), Value: sample.Uint(v), Unit: "packets", TS: time.Now()}}
+}
+
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPublishesAndSurvivesBrokerRestart(t *testing.T) {
+	broker := testrig.StartMosquitto(t, nil)
+	h := subscribe(t, broker.URL)
+	p, _ := newPublisher(t, broker.URL)
+	run(t, p)
+	for i := uint64(0); i < 100; i++ {
+		if err := p.Enqueue("tor1", counter(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "100 samples", 10*time.Second, func() bool { return h.count() == 100 })
+
+	// The broker goes away; samples queue at the edge meanwhile.
+	broker.Stop()
+	eventually(t, "disconnect", 10*time.Second, func() bool { return !p.Stats().Connected })
+	for i := uint64(100); i < 200; i++ {
+		p.Enqueue("tor1", counter(i))
+	}
+	if q := p.Stats().Queued; q != 100 {
+		t.Errorf("queued while the broker is away = %d, want 100", q)
+	}
+	broker.Restart(t)
+	// The queue is kept until acknowledged, so every sample arrives once
+	// both sides are back.
+	eventually(t, "200 samples after the restart", 20*time.Second, func() bool { return h.count() == 200 })
+	st := p.Stats()
+	if st.Sessions < 2 || st.Dropped != 0 || st.Queued != 0 || st.Published < 200 {
+		t.Errorf("stats = %+v", st)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	hs, _ := h.h.Stats("site1", "rack1")
+	if h.births < 2 || hs.SamplesLost != 0 || len(h.errs) != 0 {
+		t.Errorf("host: births %d, stats %+v, errors %v", h.births, hs, h.errs)
+	}
+}
+
+func TestQueueIsBoundedAndDropsAreAudited(t *testing.T) {
+	broker := testrig.StartMosquitto(t, nil)
+	broker.Stop()
+	p, _ := newPublisher(t, broker.URL)
+	p.opts.QueueSamples = 10
+	run(t, p)
+	for i := uint64(0); i < 25; i++ {
+		p.Enqueue("tor1", counter(i))
+	}
+	if st := p.Stats(); st.Dropped != 15 || st.Queued != 10 {
+		t.Fatalf("stats = %+v, want 15 dropped, 10 queued", st)
+	}
+	eventually(t, "connect attempts", 5*time.Second, func() bool { return p.Stats().ConnectErr >= 2 })
+	if st := p.Stats(); st.LastError == "" {
+		t.Error("the unreachable broker is not reported")
+	}
+	broker.Restart(t)
+	h := subscribe(t, broker.URL)
+	eventually(t, "the 10 kept samples", 20*time.Second, func() bool { return h.count() >= 10 })
+	for i := uint64(15); i < 25; i++ {
+		if !h.samples[i] {
+			t.Errorf("sample %d missing: the newest must be kept", i)
+		}
+	}
+}
+
+func TestRebirthOnRequest(t *testing.T) {
+	broker := testrig.StartMosquitto(t, nil)
+	h := subscribe(t, broker.URL)
+	p, _ := newPublisher(t, broker.URL)
+	run(t, p)
+	eventually(t, "first birth", 10*time.Second, func() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.births == 1 })
+	c := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL).SetClientID("requester"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(100)
+	m, _ := sparkplug.RebirthRequest("site1", "rack1", time.Now())
+	c.Publish(m.Topic.String(), 1, false, m.Payload).Wait()
+	eventually(t, "rebirth", 10*time.Second, func() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.births == 2 })
+	if p.Stats().Rebirths != 1 {
+		t.Errorf("rebirths = %d", p.Stats().Rebirths)
+	}
+}
+
+func ExampleNew() {
+	store, _ := seqstore.Open(filepath.Join("/var/lib/rackwatch", "sample-seq.json"), 0)
+	p, err := New(Opts{Broker: "tcp://127.0.0.1:1883", ClientID: "rackwatch-edge-rack1", Group: "site1", EdgeNode: "rack1", QoS: 1, Store: store})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	go p.Run(context.Background())
+	p.Enqueue("inlet", []sample.Sample{{Metric: sample.TemperatureCelsius, Labels: sample.L("sensor", "inlet"), Value: sample.Float(24.5), Unit: "celsius", TS: time.Now()}})
+}

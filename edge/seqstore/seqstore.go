@@ -1,0 +1,151 @@
+// Package seqstore persists the edge's 64-bit sample sequence and its
+// Sparkplug bdSeq across restarts, so the collector can audit loss and
+// duplicates over reconnects and crashes.
+//
+// Writing the sequence on every payload would wear a controller's flash, so
+// the store reserves numbers in blocks: it durably records a high-water mark
+// before handing out numbers below it, and on a clean Close records the
+// exact next number. After a crash the sequence resumes at the mark, never
+// reusing a number (which would make new samples look like duplicates) at
+// the cost of a gap of at most Block numbers, which the collector reports as
+// lost samples.
+package seqstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// DefaultBlock is how many numbers a reservation covers.
+const DefaultBlock = 4096
+
+// Store hands out sample numbers. It is safe for concurrent use.
+type Store struct {
+	mu       sync.Mutex
+	path     string
+	block    uint64
+	next     uint64
+	reserved uint64 // numbers below this are durably reserved
+	bdSeq    uint8
+	unclean  bool
+}
+
+type record struct {
+	Version  int    `json:"version"`
+	Next     uint64 `json:"next"`
+	Reserved uint64 `json:"reserved"`
+	BdSeq    uint8  `json:"bd_seq"`
+	Clean    bool   `json:"clean"`
+}
+
+// Open loads the store at path, creating it if absent. block of 0 means
+// DefaultBlock.
+func Open(path string, block uint64) (*Store, error) {
+	if block == 0 {
+		block = DefaultBlock
+	}
+	s := &Store{path: path, block: block}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("seqstore: %w", err)
+	default:
+		var r record
+		if err := json.Unmarshal(b, &r); err != nil || r.Version != 1 {
+			return nil, fmt.Errorf("seqstore: %s: corrupt state (%v); move it aside to restart the sequence, which the collector will see as a new edge", path, err)
+		}
+		s.bdSeq = r.BdSeq
+		s.next = r.Next
+		if !r.Clean {
+			s.next = r.Reserved
+			s.unclean = true
+		}
+		s.reserved = s.next
+	}
+	// Record the state as unclean until Close, so a crash is detected.
+	if err := s.save(false); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Unclean reports whether the previous run ended without Close, in which
+// case numbers may have been skipped.
+func (s *Store) Unclean() bool { return s.unclean }
+
+// Peek returns the number the next sample will get.
+func (s *Store) Peek() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
+// Reserve returns the first of n consecutive numbers.
+func (s *Store) Reserve(n int) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := s.next
+	end := first + uint64(n)
+	if end > s.reserved {
+		old := s.reserved
+		s.reserved = end + s.block
+		if err := s.save(false); err != nil {
+			s.reserved = old
+			return 0, err
+		}
+	}
+	s.next = end
+	return first, nil
+}
+
+// NextBdSeq advances and persists the birth/death sequence (0–255, spec
+// §6.4.19) and returns the value for the next MQTT connection.
+func (s *Store) NextBdSeq() (uint8, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bdSeq++
+	return s.bdSeq, s.save(false)
+}
+
+// Close records the exact next number.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.save(true)
+}
+
+// save writes the record atomically: a temporary file, fsync, rename, and
+// fsync of the directory so the rename itself survives a power cut.
+func (s *Store) save(clean bool) error {
+	b, _ := json.Marshal(record{Version: 1, Next: s.next, Reserved: s.reserved, BdSeq: s.bdSeq, Clean: clean})
+	dir := filepath.Dir(s.path)
+	tmp, err := os.CreateTemp(dir, ".seq-*")
+	if err != nil {
+		return fmt.Errorf("seqstore: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("seqstore: write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("seqstore: sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("seqstore: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return fmt.Errorf("seqstore: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // best effort: some filesystems refuse to sync a directory
+		d.Close()
+	}
+	return nil
+}
