@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rackwatch/rackwatch/drivers/sensor"
 	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
@@ -102,9 +103,11 @@ type Dev struct {
 	c        i2c.Dev
 	extended bool
 
-	mu     sync.Mutex // serialises bus access and guards cfg and halted
+	mu     sync.Mutex // serialises bus access and guards cfg, halted and the buffers
 	cfg    uint16     // configuration written by New, SD clear
 	halted bool
+	w      [3]byte // transfer buffers, so a read does not allocate
+	r      [2]byte
 
 	cmu  sync.Mutex // serialises SenseContinuous and Halt
 	stop chan struct{}
@@ -285,27 +288,30 @@ func (d *Dev) Halt() error {
 	return nil
 }
 
+// readConfig, writeConfig and readTemperature use the Dev's buffers: call
+// them with mu held, or before the Dev is shared.
 func (d *Dev) readConfig() (uint16, error) {
-	var r [2]byte
-	if err := d.c.Tx([]byte{regConfig}, r[:]); err != nil {
+	d.w[0] = regConfig
+	if err := d.c.Tx(d.w[:1], d.r[:]); err != nil {
 		return 0, fmt.Errorf("tmp102: read config at %#x: %w", d.c.Addr, err)
 	}
-	return uint16(r[0])<<8 | uint16(r[1]), nil
+	return uint16(d.r[0])<<8 | uint16(d.r[1]), nil
 }
 
 func (d *Dev) writeConfig(cfg uint16) error {
-	if err := d.c.Tx([]byte{regConfig, byte(cfg >> 8), byte(cfg)}, nil); err != nil {
+	d.w = [3]byte{regConfig, byte(cfg >> 8), byte(cfg)}
+	if err := d.c.Tx(d.w[:], nil); err != nil {
 		return fmt.Errorf("tmp102: write config at %#x: %w", d.c.Addr, err)
 	}
 	return nil
 }
 
 func (d *Dev) readTemperature() (uint16, error) {
-	var r [2]byte
-	if err := d.c.Tx([]byte{regTemperature}, r[:]); err != nil {
+	d.w[0] = regTemperature
+	if err := d.c.Tx(d.w[:1], d.r[:]); err != nil {
 		return 0, fmt.Errorf("tmp102: read temperature at %#x: %w", d.c.Addr, err)
 	}
-	return uint16(r[0])<<8 | uint16(r[1]), nil
+	return uint16(d.r[0])<<8 | uint16(d.r[1]), nil
 }
 
 // isExtended reports whether a temperature register value is in the
@@ -338,3 +344,14 @@ var (
 	_ conn.Resource   = &Dev{}
 	_ physic.SenseEnv = &Dev{}
 )
+
+// Read implements sensor.Sensor: one temperature reading.
+func (d *Dev) Read(dst []sensor.Reading) ([]sensor.Reading, error) {
+	t, err := d.SenseTemperature()
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, sensor.Temp(t)), nil
+}
+
+var _ sensor.Sensor = &Dev{}
