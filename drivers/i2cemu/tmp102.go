@@ -92,6 +92,7 @@ type TMP102 struct {
 	oneShot   bool // the conversion in progress was requested with OS
 	osReady   bool // a one-shot conversion completed in shutdown
 	alert     bool // comparator state, before POL
+	stuck     bool // the temperature register no longer updates
 }
 
 // NewTMP102 returns a TMP102 in its power-up state, exposed to 25 °C. Its
@@ -117,6 +118,14 @@ func (m *TMP102) SetTemperature(t physic.Temperature) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.temp = t
+}
+
+// SetStuck freezes the temperature register at its current value, as a
+// chip whose converter has hung would, or releases it.
+func (m *TMP102) SetStuck(on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stuck = on
 }
 
 // SetConversionTime sets how long a conversion takes. Zero makes
@@ -193,6 +202,9 @@ func (m *TMP102) startConversion(oneShot bool) {
 // comparator: AL trips when a result reaches T(HIGH) and clears when one
 // falls below T(LOW) (§7.4.5.1, §7.5.3.8).
 func (m *TMP102) convert() {
+	if m.stuck {
+		return
+	}
 	em := m.conf&tmpEM != 0
 	m.result = encodeTMP102(m.temp, em)
 	code := decodeTMP102(m.result, em)

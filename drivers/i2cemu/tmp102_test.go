@@ -313,3 +313,28 @@ func ExampleTMP102() {
 	fmt.Printf("% X\n", r)
 	// Output: E7 00
 }
+
+func TestTMP102Stuck(t *testing.T) {
+	m := NewTMP102()
+	m.SetConversionTime(0)
+	read := func() uint16 {
+		r := make([]byte, 2)
+		if err := m.Tx([]byte{0x00}, r); err != nil {
+			t.Fatal(err)
+		}
+		return uint16(r[0])<<8 | uint16(r[1])
+	}
+	m.SetTemperature(physic.ZeroCelsius + 25*physic.Kelvin)
+	if got := read(); got != 0x1900 {
+		t.Fatalf("25 °C reads %#04x, want 0x1900", got)
+	}
+	m.SetStuck(true)
+	m.SetTemperature(physic.ZeroCelsius + 60*physic.Kelvin)
+	if got := read(); got != 0x1900 {
+		t.Errorf("stuck register reads %#04x, want the frozen 0x1900", got)
+	}
+	m.SetStuck(false)
+	if got := read(); got != 0x3C00 {
+		t.Errorf("released register reads %#04x, want 60 °C = 0x3c00", got)
+	}
+}

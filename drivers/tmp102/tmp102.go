@@ -47,7 +47,8 @@ var (
 	// ErrNotTMP102 means the device at the address answered, but its
 	// configuration register does not have the read-only bits of a TMP102
 	// (R1 R0 = 11, D3–D0 of byte 2 = 0).
-	ErrNotTMP102 = errors.New("tmp102: not a TMP102")
+	// It matches sensor.ErrChipID.
+	ErrNotTMP102 error = notTMP102{}
 	// ErrModeMismatch means the temperature register kept reporting the
 	// other data format (bit D0 of byte 2) than the one New configured,
 	// even after a conversion time: the sensor was reset or reconfigured by
@@ -157,6 +158,28 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	d.cfg = cfg
 	doSleep(ConversionTime)
 	return d, nil
+}
+
+type notTMP102 struct{}
+
+func (notTMP102) Error() string        { return "tmp102: not a TMP102" }
+func (notTMP102) Is(target error) bool { return target == sensor.ErrChipID }
+
+// Probe reports whether the device at addr looks like a TMP102: its
+// configuration register has the chip's fixed bits (R1 R0 read 11, the
+// unused bits of byte 2 read 0). It only reads. Other chips at the same
+// addresses (an LM75, a TMP75) usually fail the check, but the TMP102 has
+// no ID register, so a match is a strong guess, not a proof.
+func Probe(bus i2c.Bus, addr uint16) error {
+	d := &Dev{c: i2c.Dev{Bus: bus, Addr: addr}}
+	cfg, err := d.readConfig()
+	if err != nil {
+		return err
+	}
+	if cfg&(cfgR1R0|cfgUnused) != cfgR1R0 {
+		return fmt.Errorf("%w at %#x: config %#04x", ErrNotTMP102, addr, cfg)
+	}
+	return nil
 }
 
 // String implements conn.Resource.

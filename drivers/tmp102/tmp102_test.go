@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rackwatch/rackwatch/drivers/sensor"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 )
@@ -462,5 +463,27 @@ func TestStringAndPrecision(t *testing.T) {
 	d.Precision(&e)
 	if want := physic.Temperature(62_500_000); e.Temperature != want {
 		t.Errorf("Precision = %d nK, want %d", e.Temperature, want)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    []byte
+		err  error
+	}{
+		{"power-on TMP102", []byte{0x60, 0xA0}, nil},
+		{"LM75 (config is one byte, then 0x00)", []byte{0x00, 0x00}, sensor.ErrChipID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bus := i2ctest.Playback{Ops: []i2ctest.IO{{Addr: 0x49, W: []byte{0x01}, R: tc.r}}, DontPanic: true}
+			err := Probe(&bus, 0x49)
+			if !errors.Is(err, tc.err) || (tc.err == nil) != (err == nil) {
+				t.Errorf("Probe = %v, want %v", err, tc.err)
+			}
+			if err := bus.Close(); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rackwatch/rackwatch/drivers/chips"
 	"github.com/rackwatch/rackwatch/drivers/i2cemu"
+	"github.com/rackwatch/rackwatch/drivers/sensor"
 	"github.com/rackwatch/rackwatch/edge/sample"
+	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 )
 
@@ -82,36 +85,71 @@ func TestRunSchedulesEverySourceAndSurvivesFailures(t *testing.T) {
 	}
 }
 
-func TestTMP102SourceReprobesAfterAFault(t *testing.T) {
+func i2cSource(t *testing.T) (*I2CSource, *i2cemu.Bus, *i2cemu.TMP102, *int) {
 	bus := &i2cemu.Bus{}
 	chip := i2cemu.NewTMP102()
 	chip.SetConversionTime(0)
-	chip.SetTemperature(physic.ZeroCelsius + 31*physic.Kelvin)
 	if err := bus.Attach(0x48, chip); err != nil {
 		t.Fatal(err)
 	}
-	src := &TMP102Source{Name: "inlet", Bus: bus, Interval: time.Second, Now: time.Now}
-	src.Opts.Addr = 0x48
-	read := func() (float64, error) {
-		s, err := src.Collect(context.Background())
-		if err != nil {
-			return 0, err
+	reopened := 0
+	shared, err := NewSharedBus("emu", func() (i2c.BusCloser, error) { reopened++; return nopCloser{bus}, nil }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reopened = 0
+	c, err := chips.Lookup("tmp102")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &I2CSource{Name: "inlet", Chip: c, Addr: 0x48, Bus: shared, Interval: time.Second, Now: time.Now,
+		Policy: &sensor.Policy{FaultAfter: 2, BackoffMin: time.Nanosecond}}
+	return src, bus, chip, &reopened
+}
+
+// values returns the temperature and status a collection published.
+func values(t *testing.T, ss []sample.Sample) (temp *float64, status uint64) {
+	t.Helper()
+	for _, s := range ss {
+		switch s.Metric {
+		case sample.TemperatureCelsius:
+			v := s.Value.Float()
+			temp = &v
+			if s.Labels.Get("sensor") != "inlet" {
+				t.Errorf("labels %v", s.Labels)
+			}
+		case sample.SensorStatus:
+			status = s.Value.Uint()
 		}
-		if len(s) != 1 || s[0].Metric != sample.TemperatureCelsius || s[0].Labels.Get("sensor") != "inlet" {
-			t.Fatalf("samples = %+v", s)
+	}
+	return temp, status
+}
+
+func TestI2CSourceFaultPolicy(t *testing.T) {
+	src, bus, chip, reopened := i2cSource(t)
+	chip.SetTemperature(physic.ZeroCelsius + 31*physic.Kelvin)
+	ss, err := src.Collect(context.Background())
+	if temp, st := values(t, ss); err != nil || temp == nil || *temp != 31 || st != 0 {
+		t.Fatalf("first read: %v, status %d, err %v", temp, st, err)
+	}
+	bus.SetFault(0x48, i2cemu.ErrNACK) // the sensor stops answering
+	for i, want := range []uint64{1, 2} {
+		ss, err = src.Collect(context.Background())
+		temp, st := values(t, ss)
+		if !errors.Is(err, i2cemu.ErrNACK) || temp != nil || st != want {
+			t.Errorf("failing read %d: temp %v status %d err %v; want no value, status %d", i, temp, st, err, want)
 		}
-		return s[0].Value.Float(), nil
 	}
-	if v, err := read(); err != nil || v != 31 {
-		t.Fatalf("read = %v, %v; want 31", v, err)
+	if *reopened != 1 {
+		t.Errorf("bus reopened %d times when the sensor faulted, want 1", *reopened)
 	}
-	bus.FailNext(0x48, 1, nil)
-	if _, err := read(); !errors.Is(err, i2cemu.ErrNACK) {
-		t.Errorf("fault: err = %v, want a NACK", err)
-	}
+	// Back, after a power cycle that reset it: the source configures it again.
+	bus.SetFault(0x48, nil)
 	chip.SetTemperature(physic.ZeroCelsius - 10*physic.Kelvin)
-	if v, err := read(); err != nil || v != -10 {
-		t.Errorf("after the fault: %v, %v; want -10 (the chip probed again)", v, err)
+	time.Sleep(time.Millisecond) // past the guard's backoff
+	ss, err = src.Collect(context.Background())
+	if temp, st := values(t, ss); err != nil || temp == nil || *temp != -10 || st != 0 {
+		t.Errorf("after recovery: %v, status %d, err %v; want -10 °C, ok", temp, st, err)
 	}
 	if err := src.Close(); err != nil {
 		t.Error(err)

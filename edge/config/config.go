@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rackwatch/rackwatch/drivers/chips"
 	"github.com/rackwatch/rackwatch/edge/configfile"
 	"github.com/rackwatch/rackwatch/edge/snmppoll"
 	"github.com/rackwatch/rackwatch/edge/sparkplug"
@@ -74,6 +75,20 @@ type I2CSensor struct {
 	Extended bool          `yaml:"extended"`
 }
 
+// options lists the chip options the sensor sets.
+func (s *I2CSensor) options() []string {
+	var o []string
+	if s.Extended {
+		o = append(o, chips.OptExtended)
+	}
+	return o
+}
+
+// Params returns the chip options for the driver.
+func (s *I2CSensor) Params() chips.Params {
+	return chips.Params{Extended: s.Extended}
+}
+
 // SNMP is one SNMP target; it is published as a Sparkplug device named Name.
 type SNMP struct {
 	Name           string            `yaml:"name"`
@@ -91,9 +106,6 @@ type SNMP struct {
 type LogConfig struct {
 	Level string `yaml:"level"`
 }
-
-// Chips lists the I2C chips the edge can read.
-var Chips = []string{"tmp102"}
 
 // Default returns the configuration that the file's keys override.
 func Default() Config {
@@ -174,11 +186,18 @@ func (c *Config) Validate(f *configfile.File) error {
 			s := &b.Sensors[j]
 			sk := fmt.Sprintf("%s.sensors[%d]", key, j)
 			device(sk+".name", s.Name)
-			if !slices.Contains(Chips, s.Chip) {
-				errs.Add(f.Errorf(sk+".chip", "unknown chip %q (known: %v)", s.Chip, Chips))
-			}
-			if s.Address == 0 || s.Address > 0x7f {
-				errs.Add(f.Errorf(sk+".address", "must be a 7-bit I2C address such as 0x48"))
+			chip, err := chips.Lookup(s.Chip)
+			if err != nil {
+				errs.Add(f.Errorf(sk+".chip", "%v", err))
+			} else {
+				if err := chip.CheckAddr(s.Address); err != nil {
+					errs.Add(f.Errorf(sk+".address", "%v", err))
+				}
+				for _, o := range s.options() {
+					if !chip.Takes(o) {
+						errs.Add(f.Errorf(sk+"."+o, "does not apply to %s", s.Chip))
+					}
+				}
 			}
 			if s.Period == 0 {
 				s.Period = 5 * time.Second

@@ -77,7 +77,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	if err != nil {
 		return err
 	}
-	built, err := agent.Build(cfg, opts.OpenBus, now)
+	built, err := agent.Build(cfg, opts.OpenBus, now, log)
 	if err != nil {
 		return err
 	}

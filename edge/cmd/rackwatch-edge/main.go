@@ -5,11 +5,13 @@
 //	rackwatch-edge [run] [-config FILE]
 //	rackwatch-edge check-config FILE
 //	rackwatch-edge read [-config FILE]
+//	rackwatch-edge i2c scan|read|chips ...
 //	rackwatch-edge version
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -62,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "read":
 		return read(args, stdout, stderr)
+	case "i2c":
+		return i2cCmd(args, stdout, stderr)
 	case "run":
 		fs := flag.NewFlagSet("run", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -83,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	default:
-		fmt.Fprintf(stderr, "rackwatch-edge: unknown command %q (commands: run, read, check-config, version)\n", cmd)
+		fmt.Fprintf(stderr, "rackwatch-edge: unknown command %q (commands: run, read, i2c, check-config, version)\n", cmd)
 		return 2
 	}
 }
@@ -103,7 +107,7 @@ func read(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	built, err := agent.Build(cfg, openBus, time.Now)
+	built, err := agent.Build(cfg, openBus, time.Now, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -134,6 +138,9 @@ func read(args []string, stdout, stderr io.Writer) int {
 func openBus(name string) (i2c.BusCloser, error) {
 	if _, err := host.Init(); err != nil {
 		return nil, fmt.Errorf("periph host init: %w", err)
+	}
+	if len(i2creg.All()) == 0 {
+		return nil, errors.New("no I2C bus on this machine (is the i2c-dev kernel module loaded?)")
 	}
 	return i2creg.Open(name)
 }

@@ -38,9 +38,33 @@ func TestCommands(t *testing.T) {
 		}
 		if tc.args[0] == "read" {
 			var v map[string]any
-			if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &v); err != nil || v["value"].(float64) != 25 {
-				t.Errorf("read printed %q (%v), want one JSON sample of 25 °C", stdout.String(), err)
+			first, _, _ := bytes.Cut(stdout.Bytes(), []byte("\n"))
+			if err := json.Unmarshal(first, &v); err != nil || v["value"].(float64) != 25 {
+				t.Errorf("read printed %q (%v), want JSON lines starting with a sample of 25 °C", stdout.String(), err)
 			}
+		}
+	}
+}
+
+func TestI2CFieldCommands(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"i2c", "scan", "--emulate"}, 0, "0x48  tmp102 (ID registers match)"},
+		{[]string{"i2c", "read", "--chip", "tmp102", "--addr", "0x4a", "--emulate"}, 0, "tmp102 at 0x4a on emulated bus\n  temperature: 25 celsius"},
+		{[]string{"i2c", "read", "--chip", "tmp102", "--addr", "0x60", "--emulate"}, 2, "tmp102 cannot be at 0x60"},
+		{[]string{"i2c", "read", "--chip", "tmp999", "--addr", "0x48", "--emulate"}, 2, `unknown chip "tmp999"`},
+		{[]string{"i2c", "read", "--chip", "tmp102", "--addr", "seventy", "--emulate"}, 2, "not a number"},
+		{[]string{"i2c", "chips"}, 0, "tmp102"},
+		{[]string{"i2c", "frob"}, 2, "usage"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, &stdout, &stderr)
+		all := stdout.String() + stderr.String()
+		if code != tc.code || !strings.Contains(all, tc.out) {
+			t.Errorf("%v: exit %d, output %q; want exit %d containing %q", tc.args, code, all, tc.code, tc.out)
 		}
 	}
 }
