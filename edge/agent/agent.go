@@ -26,6 +26,13 @@ type Source interface {
 	Close() error
 }
 
+// Background is implemented by a source that also has work running
+// between collections, such as following the kernel log. Run owns it for
+// the source's lifetime.
+type Background interface {
+	Run(ctx context.Context) error
+}
+
 // Sink receives what sources collect; the publisher implements it.
 type Sink interface {
 	Enqueue(device string, samples []sample.Sample) error
@@ -43,6 +50,15 @@ func Run(ctx context.Context, sources []Source, sink Sink, log *slog.Logger) {
 					log.Warn("closing source", "device", s.Device(), "err", err)
 				}
 			}()
+			if bg, ok := s.(Background); ok {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := bg.Run(ctx); err != nil {
+						log.Warn("source background work stopped", "device", s.Device(), "err", err)
+					}
+				}()
+			}
 			loop(ctx, s, sink, log)
 		}()
 	}

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/rackwatch/rackwatch/drivers/chips"
 	"github.com/rackwatch/rackwatch/drivers/i2cemu"
 	"github.com/rackwatch/rackwatch/edge/config"
+	"github.com/rackwatch/rackwatch/edge/hostsignals"
 	"github.com/rackwatch/rackwatch/edge/snmppoll"
 	"periph.io/x/conn/v3/i2c"
 )
@@ -111,6 +113,14 @@ func Build(cfg *config.Config, open BusOpener, now func() time.Time, log *slog.L
 				Bus: bus, Interval: s.Period, Now: now,
 			})
 		}
+	}
+	if h := cfg.Host; h.Enabled {
+		src := &HostSource{Name: h.Device, Interval: h.Period, Reader: &hostsignals.Reader{Root: h.Root, Now: now}}
+		if h.Kmsg {
+			src.Kmsg = hostsignals.NewKmsg(filepath.Join(h.Root, "dev/kmsg"))
+			src.Kmsg.Now = now
+		}
+		b.Sources = append(b.Sources, src)
 	}
 	for i := range cfg.SNMP {
 		t := &cfg.SNMP[i]

@@ -26,6 +26,7 @@ type Config struct {
 	MQTT    MQTT      `yaml:"mqtt"`
 	I2C     []I2CBus  `yaml:"i2c"`
 	SNMP    []SNMP    `yaml:"snmp"`
+	Host    Host      `yaml:"host"`
 	Log     LogConfig `yaml:"log"`
 }
 
@@ -102,6 +103,19 @@ type SNMP struct {
 	MaxRepetitions uint32            `yaml:"max_repetitions"`
 }
 
+// Host configures host mode, for an edge that runs on an API node itself.
+type Host struct {
+	Enabled bool `yaml:"enabled"`
+	// Device is the Sparkplug device name of the host's signals.
+	Device string `yaml:"device"`
+	// Root is the filesystem root the readers start from.
+	Root   string        `yaml:"root"`
+	Period time.Duration `yaml:"period"`
+	// Kmsg follows /dev/kmsg for SYN floods, socket memory and NIC link
+	// messages.
+	Kmsg bool `yaml:"kmsg"`
+}
+
 // LogConfig sets the log level: debug, info, warn or error.
 type LogConfig struct {
 	Level string `yaml:"level"`
@@ -114,7 +128,8 @@ func Default() Config {
 		Edge: Edge{Group: "site1", StateDir: "/var/lib/rackwatch"},
 		MQTT: MQTT{Broker: "tcp://127.0.0.1:1883", PrimaryHost: "rackwatch-collector", QoS: &qos, KeepAlive: 30 * time.Second,
 			ConnectTimeout: 10 * time.Second, BackoffMax: 30 * time.Second, QueueSamples: 100000},
-		Log: LogConfig{Level: "info"},
+		Host: Host{Device: "host", Root: "/", Period: 10 * time.Second, Kmsg: true},
+		Log:  LogConfig{Level: "info"},
 	}
 }
 
@@ -222,6 +237,15 @@ func (c *Config) Validate(f *configfile.File) error {
 		}
 		if _, err := snmppoll.New(t.PollerOpts()); err != nil {
 			errs.Add(f.Errorf(key, "%v", err))
+		}
+	}
+	if c.Host.Enabled {
+		device("host.device", c.Host.Device)
+		if c.Host.Period < 100*time.Millisecond {
+			errs.Add(f.Errorf("host.period", "must be at least 100ms"))
+		}
+		if c.Host.Root == "" {
+			errs.Add(f.Errorf("host.root", "required: / on a real host"))
 		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {

@@ -53,7 +53,7 @@ var Catalogue = []Desc{
 	{IfInDiscards, Counter, "packets", KindUint, "Inbound packets discarded (IF-MIB ifInDiscards).", []string{"ifname"}},
 	{IfFCSErrors, Counter, "frames", KindUint, "Frames with a bad FCS (EtherLike-MIB dot3StatsFCSErrors).", []string{"ifname"}},
 	{IfOperUp, Gauge, "bool", KindBool, "Whether the interface is operationally up (IF-MIB ifOperStatus = up).", []string{"ifname"}},
-	{CPUThrottleCount, Counter, "events", KindUint, "CPU thermal throttling events since boot.", []string{"cpu"}},
+	{CPUThrottleCount, Counter, "events", KindUint, "CPU thermal throttling events since boot: per core, per package (core=\"package\"), or inferred (core=\"inferred\").", []string{"package", "core"}},
 	{Humidity, Gauge, "percent", KindFloat, "Relative humidity.", []string{"sensor"}},
 	{Pressure, Gauge, "pascals", KindFloat, "Barometric pressure.", []string{"sensor"}},
 	{Voltage, Gauge, "volts", KindFloat, "Voltage; channel shunt or bus on power monitors.", []string{"sensor", "channel"}},

@@ -68,3 +68,22 @@ func TestI2CFieldCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestReadHostMode(t *testing.T) {
+	dir := t.TempDir()
+	root, _ := filepath.Abs("../../hostsignals/testdata/intel")
+	cfg := filepath.Join(dir, "edge.yaml")
+	os.WriteFile(cfg, []byte("version: 1\nedge: {node: api7, state_dir: "+dir+"}\nhost: {enabled: true, root: "+root+", kmsg: false}\n"), 0o600)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"read", "-config", cfg}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{
+		`{"metric":"cpu_throttle_count_total","labels":{"core":"package","package":"0"},"value":37,"unit":"events"`,
+		`{"metric":"if_fcs_errors_total","labels":{"ifname":"eno1"},"value":15,"unit":"frames"`,
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("read output lacks %s:\n%s", want, stdout.String())
+		}
+	}
+}
