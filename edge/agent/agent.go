@@ -38,8 +38,44 @@ type Sink interface {
 	Enqueue(device string, samples []sample.Sample) error
 }
 
-// Run collects from every source until ctx ends, then closes them.
-func Run(ctx context.Context, sources []Source, sink Sink, log *slog.Logger) {
+// Liveness records when each source last finished a collection, so the
+// edge's watchdog can tell a hung source from a slow one. The zero value is
+// ready to use.
+type Liveness struct {
+	mu   sync.Mutex
+	last map[Source]time.Time
+}
+
+func (l *Liveness) beat(s Source, t time.Time) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil {
+		l.last = map[Source]time.Time{}
+	}
+	l.last[s] = t
+}
+
+// Stalled lists the sources that have not finished a collection for three
+// periods and a minute: every read is bounded by its timeouts, so such a
+// source is hung, not slow.
+func (l *Liveness) Stalled(now time.Time) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for s, t := range l.last {
+		if now.Sub(t) > 3*s.Period()+time.Minute {
+			out = append(out, s.Device())
+		}
+	}
+	return out
+}
+
+// Run collects from every source until ctx ends, then closes them. live,
+// if not nil, records each source's progress.
+func Run(ctx context.Context, sources []Source, sink Sink, log *slog.Logger, live *Liveness) {
 	var wg sync.WaitGroup
 	for _, s := range sources {
 		wg.Add(1)
@@ -59,13 +95,14 @@ func Run(ctx context.Context, sources []Source, sink Sink, log *slog.Logger) {
 					}
 				}()
 			}
-			loop(ctx, s, sink, log)
+			live.beat(s, time.Now())
+			loop(ctx, s, sink, log, live)
 		}()
 	}
 	wg.Wait()
 }
 
-func loop(ctx context.Context, s Source, sink Sink, log *slog.Logger) {
+func loop(ctx context.Context, s Source, sink Sink, log *slog.Logger, live *Liveness) {
 	period := s.Period()
 	// Start at a random point of the first period, then keep the period
 	// with up to ±10 % jitter.
@@ -82,6 +119,7 @@ func loop(ctx context.Context, s Source, sink Sink, log *slog.Logger) {
 		if ctx.Err() != nil {
 			return
 		}
+		live.beat(s, time.Now())
 		switch {
 		case err != nil && !failing:
 			log.Warn("source failed", "device", s.Device(), "err", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/rackwatch/rackwatch/edge/agent"
 	"github.com/rackwatch/rackwatch/edge/config"
 	"github.com/rackwatch/rackwatch/edge/publish"
+	"github.com/rackwatch/rackwatch/edge/sdnotify"
 	"github.com/rackwatch/rackwatch/edge/seqstore"
 )
 
@@ -30,6 +31,8 @@ type Opts struct {
 	// Ready, if set, is called with the built node before it starts, so a
 	// caller can reach the emulated chips and the publisher's counters.
 	Ready func(*Node)
+	// Notifier reports to systemd; nil means sdnotify.FromEnv().
+	Notifier *sdnotify.Notifier
 }
 
 // Node is a running edge node.
@@ -87,14 +90,35 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	}
 	log.Info("edge node starting", "group", cfg.Edge.Group, "node", cfg.Edge.Node, "sources", len(built.Sources), "broker", cfg.MQTT.Broker)
 
+	notify := opts.Notifier
+	if notify == nil {
+		notify = sdnotify.FromEnv()
+	}
+	live := &agent.Liveness{}
 	var wg sync.WaitGroup
 	var pubErr error
 	wg.Add(2)
 	srcCtx, stopSources := context.WithCancel(ctx)
 	go func() {
 		defer wg.Done()
-		agent.Run(srcCtx, built.Sources, pub, log)
+		agent.Run(srcCtx, built.Sources, pub, log, live)
 	}()
+	interval, err := sdnotify.WatchdogInterval()
+	if err != nil {
+		log.Warn("ignoring the systemd watchdog setting", "err", err)
+	}
+	if interval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			watchdog(srcCtx, interval, notify, live, pub, now, log)
+		}()
+	}
+	if err := notify.Ready(); err != nil {
+		log.Warn("systemd notification failed", "err", err)
+	}
+	notify.Status(fmt.Sprintf("%d sources, publishing to %s", len(built.Sources), cfg.MQTT.Broker))
+	defer notify.Stopping()
 	go func() {
 		defer wg.Done()
 		pubErr = pub.Run(ctx)
@@ -106,4 +130,41 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 		return pubErr
 	}
 	return nil
+}
+
+// watchdog pings systemd while the node makes progress: the publisher's
+// loop has turned and no source is hung. Withholding the ping is the point:
+// systemd then restarts a process whose loops stopped, which a goroutine
+// that pinged unconditionally would hide.
+func watchdog(ctx context.Context, every time.Duration, n *sdnotify.Notifier, live *agent.Liveness, pub *publish.Publisher, now func() time.Time, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if reason := stalled(now(), live, pub); reason != "" {
+			log.Error("withholding the systemd watchdog ping", "reason", reason)
+			continue
+		}
+		if err := n.Watchdog(); err != nil {
+			log.Warn("systemd watchdog ping failed", "err", err)
+		}
+	}
+}
+
+// stalled explains what is hung, or returns "".
+func stalled(t time.Time, live *agent.Liveness, pub *publish.Publisher) string {
+	if pub.Alive().UnixNano() == 0 {
+		return "the MQTT publisher loop has not started"
+	}
+	if d := t.Sub(pub.Alive()); d > pub.StallAfter() {
+		return fmt.Sprintf("the MQTT publisher loop has not turned for %s", d.Round(time.Second))
+	}
+	if s := live.Stalled(t); len(s) > 0 {
+		return fmt.Sprintf("sources not finishing a read: %v", s)
+	}
+	return ""
 }

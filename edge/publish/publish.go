@@ -113,6 +113,7 @@ type Publisher struct {
 	lastErr string
 	wake    chan struct{}
 
+	alive                        atomic.Int64 // unix nanoseconds of the last loop turn
 	connected                    atomic.Bool
 	sessions, published, dropped atomic.Uint64
 	rebirths, connectErrs        atomic.Uint64
@@ -180,6 +181,7 @@ func (p *Publisher) Enqueue(device string, samples []sample.Sample) error {
 func (p *Publisher) Run(ctx context.Context) error {
 	backoff := p.opts.BackoffMin
 	for {
+		p.beat()
 		bd, err := p.opts.Store.NextBdSeq()
 		if err != nil {
 			return fmt.Errorf("publish: %w", err)
@@ -195,6 +197,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		p.opts.Logger.Warn("mqtt connection ended; reconnecting", "broker", p.opts.Broker, "err", err, "retry_in", wait.Round(time.Millisecond))
+		p.beat()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -278,10 +281,14 @@ func (p *Publisher) connection(ctx context.Context) (bool, error) {
 	if err != nil {
 		return true, err
 	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	if p.opts.PrimaryHost != "" {
 		p.opts.Logger.Info("waiting for the primary host", "host", p.opts.PrimaryHost)
 		for online := false; !online; {
+			p.beat()
 			select {
+			case <-tick.C:
 			case <-ctx.Done():
 				return true, nil
 			case err := <-lost:
@@ -296,10 +303,12 @@ func (p *Publisher) connection(ctx context.Context) (bool, error) {
 	}
 	p.opts.Logger.Info("mqtt connected; births published", "broker", p.opts.Broker, "bdSeq", p.sess.BdSeq())
 	for {
+		p.beat()
 		if err := p.drain(ctx, c); err != nil {
 			return true, err
 		}
 		select {
+		case <-tick.C:
 		case <-ctx.Done():
 			return true, nil
 		case err := <-lost:
@@ -317,6 +326,18 @@ func (p *Publisher) connection(ctx context.Context) (bool, error) {
 		case <-p.wake:
 		}
 	}
+}
+
+func (p *Publisher) beat() { p.alive.Store(p.opts.Now().UnixNano()) }
+
+// Alive returns when the publisher's loop last turned. Every wait in the
+// loop is bounded, so a loop that has not turned for StallAfter is hung.
+func (p *Publisher) Alive() time.Time { return time.Unix(0, p.alive.Load()) }
+
+// StallAfter is the longest the loop may legitimately go without turning:
+// the longest of its bounded waits, with a margin.
+func (p *Publisher) StallAfter() time.Duration {
+	return max(p.opts.BackoffMax, p.opts.ConnectTimeout+time.Second, p.opts.AckTimeout) + 10*time.Second
 }
 
 // ErrHostOffline ends a connection when the primary host goes offline: the
@@ -394,6 +415,7 @@ func (p *Publisher) publish(ctx context.Context, c paho.Client, msgs []sparkplug
 // once its messages are acknowledged.
 func (p *Publisher) drain(ctx context.Context, c paho.Client) error {
 	for ctx.Err() == nil {
+		p.beat()
 		p.mu.Lock()
 		if len(p.pending) == 0 {
 			p.mu.Unlock()
