@@ -132,6 +132,9 @@ func TestStalledWithholdsThePing(t *testing.T) {
 	if r := stalled(time.Now(), live, pub); r != "" {
 		t.Errorf("a healthy node is stalled: %q", r)
 	}
+	for deadline := time.Now().Add(5 * time.Second); len(live.Stalled(later)) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // until the source's goroutine has started
+	}
 	if r := stalled(later, live, pub); !strings.Contains(r, "tor1") {
 		t.Errorf("stalled = %q, want the hung source named", r)
 	}
