@@ -26,6 +26,8 @@ COMPONENTS=(
 	snmpsimd:snmpsim
 	smilint:smitools
 	socat:socat
+	systemd-analyze:systemd
+	qemu-arm-static:qemu-user-static
 )
 
 have() {
