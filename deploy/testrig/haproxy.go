@@ -23,6 +23,11 @@ type HAProxyOpts struct {
 	Backend string // backend name; default "api"
 	Servers []HAProxyServer
 	Balance string // balance algorithm; default "roundrobin"
+	// GlobalConfig, DefaultsConfig and FrontendConfig hold extra lines for
+	// those sections (a log target, option httplog, ...).
+	GlobalConfig   string
+	DefaultsConfig string
+	FrontendConfig string
 	// BackendConfig holds extra lines for the backend section.
 	BackendConfig string
 	// ServerOptions is appended to every server line after "check inter 1s"
@@ -79,13 +84,22 @@ func haproxyConf(socket, frontend string, o HAProxyOpts) string {
 	fmt.Fprintf(&b, "\tstats socket %s level admin\n", socket)
 	// Two threads are plenty on loopback and keep parallel test starts light.
 	fmt.Fprintf(&b, "\tnbthread 2\n")
+	if o.GlobalConfig != "" {
+		fmt.Fprintf(&b, "%s\n", o.GlobalConfig)
+	}
 	fmt.Fprintf(&b, "defaults\n")
 	fmt.Fprintf(&b, "\tmode http\n")
 	fmt.Fprintf(&b, "\ttimeout connect 1s\n")
 	fmt.Fprintf(&b, "\ttimeout client 10s\n")
 	fmt.Fprintf(&b, "\ttimeout server 10s\n")
+	if o.DefaultsConfig != "" {
+		fmt.Fprintf(&b, "%s\n", o.DefaultsConfig)
+	}
 	fmt.Fprintf(&b, "frontend fe\n")
 	fmt.Fprintf(&b, "\tbind %s\n", frontend)
+	if o.FrontendConfig != "" {
+		fmt.Fprintf(&b, "%s\n", o.FrontendConfig)
+	}
 	fmt.Fprintf(&b, "\tdefault_backend %s\n", o.Backend)
 	fmt.Fprintf(&b, "backend %s\n", o.Backend)
 	fmt.Fprintf(&b, "\tbalance %s\n", o.Balance)
