@@ -6,13 +6,19 @@
 package chips
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/rackwatch/rackwatch/drivers/i2cemu"
+	"github.com/rackwatch/rackwatch/drivers/lm75"
+	"github.com/rackwatch/rackwatch/drivers/max31790"
+	"github.com/rackwatch/rackwatch/drivers/mcp9808"
 	"github.com/rackwatch/rackwatch/drivers/sensor"
+	"github.com/rackwatch/rackwatch/drivers/sht3x"
+	"github.com/rackwatch/rackwatch/drivers/sht4x"
 	"github.com/rackwatch/rackwatch/drivers/tmp102"
 	"periph.io/x/conn/v3/i2c"
 )
@@ -22,11 +28,30 @@ import (
 type Params struct {
 	// Extended selects the TMP102's 13-bit mode (to 150 °C).
 	Extended bool
+	// Precision is the SHT3x repeatability or the SHT4x precision: "high"
+	// (the default), "medium" or "low".
+	Precision string
+	// Fans lists the MAX31790 channels that have a fan.
+	Fans []Fan
+	// Resolution is the MCP9808 resolution in °C: "0.5", "0.25", "0.125" or
+	// "0.0625" (the default).
+	Resolution string
+}
+
+// Fan is one MAX31790 fan channel.
+type Fan struct {
+	// Channel is 1 to 6; SpeedRange is the tach SR (1–32, 0 keeps the
+	// chip's); PulsesPerRev is the fan's tach pulses per revolution
+	// (0 means 2).
+	Channel, SpeedRange, PulsesPerRev int
 }
 
 // Option names, as written in configuration files.
 const (
-	OptExtended = "extended"
+	OptExtended   = "extended"
+	OptPrecision  = "precision"
+	OptFans       = "fans"
+	OptResolution = "resolution"
 )
 
 // Chip describes one supported chip.
@@ -63,6 +88,91 @@ var All = []Chip{
 		Probe:   tmp102.Probe,
 		Emulate: func() i2cemu.Device { return i2cemu.NewTMP102() },
 	},
+	lm75Chip("lm75", "LM75/LM75A (9-bit) temperature sensor", lm75.LM75, 9),
+	lm75Chip("lm75b", "NXP LM75B (11-bit) temperature sensor", lm75.LM75B, 11),
+	{
+		Name: "mcp9808", Description: "Microchip MCP9808 temperature sensor",
+		Addrs: addrRange(0x18, 0x1f), Measures: []sensor.Quantity{sensor.Temperature},
+		Options: []string{OptResolution},
+		Open: func(bus i2c.Bus, addr uint16, p Params) (sensor.Sensor, error) {
+			o := mcp9808.Opts{Addr: addr}
+			if p.Resolution != "" {
+				r, err := mcp9808.ParseResolution(p.Resolution)
+				if err != nil {
+					return nil, fmt.Errorf("chips: %w", err)
+				}
+				o.Resolution = r
+			}
+			return mcp9808.New(bus, &o)
+		},
+		Probe:   mcp9808.Probe,
+		Emulate: func() i2cemu.Device { return i2cemu.NewMCP9808() },
+	},
+	{
+		Name: "sht3x", Description: "Sensirion SHT30/31/35 humidity and temperature",
+		Addrs: addrRange(0x44, 0x45), Measures: []sensor.Quantity{sensor.Temperature, sensor.Humidity},
+		Options: []string{OptPrecision},
+		Open: func(bus i2c.Bus, addr uint16, p Params) (sensor.Sensor, error) {
+			o := sht3x.Opts{Addr: addr}
+			if err := textOpt(&o.Repeatability, p.Precision); err != nil {
+				return nil, err
+			}
+			return sht3x.New(bus, &o)
+		},
+		Probe:   sht3x.Probe,
+		Emulate: func() i2cemu.Device { return i2cemu.NewSHT3x() },
+	},
+	{
+		Name: "sht4x", Description: "Sensirion SHT40/41/45 humidity and temperature",
+		Addrs: addrRange(0x44, 0x46), Measures: []sensor.Quantity{sensor.Temperature, sensor.Humidity},
+		Options: []string{OptPrecision},
+		Open: func(bus i2c.Bus, addr uint16, p Params) (sensor.Sensor, error) {
+			o := sht4x.Opts{Addr: addr}
+			if err := textOpt(&o.Precision, p.Precision); err != nil {
+				return nil, err
+			}
+			return sht4x.New(bus, &o)
+		},
+		Probe:   sht4x.Probe,
+		Emulate: func() i2cemu.Device { return i2cemu.NewSHT4x() },
+	},
+	{
+		Name: "max31790", Description: "Maxim MAX31790 six-channel fan controller",
+		Addrs: addrRange(max31790.MinAddr, max31790.MaxAddr), Measures: []sensor.Quantity{sensor.FanSpeed, sensor.FanDuty, sensor.FanFault},
+		Options: []string{OptFans},
+		Open: func(bus i2c.Bus, addr uint16, p Params) (sensor.Sensor, error) {
+			o := max31790.Opts{Addr: addr}
+			for _, f := range p.Fans {
+				o.Fans = append(o.Fans, max31790.Fan{Channel: f.Channel, SpeedRange: f.SpeedRange, PulsesPerRev: f.PulsesPerRev})
+			}
+			return max31790.New(bus, &o)
+		},
+		Emulate: func() i2cemu.Device { return i2cemu.NewMAX31790() },
+	},
+}
+
+// lm75Chip describes an LM75 variant. The part has no ID register, so a
+// scan can only name it as a candidate by address.
+func lm75Chip(name, desc string, v lm75.Variant, bits int) Chip {
+	return Chip{
+		Name: name, Description: desc,
+		Addrs: addrRange(0x48, 0x4f), Measures: []sensor.Quantity{sensor.Temperature},
+		Open: func(bus i2c.Bus, addr uint16, _ Params) (sensor.Sensor, error) {
+			return lm75.New(bus, &lm75.Opts{Addr: addr, Variant: v})
+		},
+		Emulate: func() i2cemu.Device { return i2cemu.NewLM75(bits) },
+	}
+}
+
+// textOpt decodes a textual option into v when it is set.
+func textOpt(v encoding.TextUnmarshaler, s string) error {
+	if s == "" {
+		return nil
+	}
+	if err := v.UnmarshalText([]byte(s)); err != nil {
+		return fmt.Errorf("chips: %w", err)
+	}
+	return nil
 }
 
 func addrRange(lo, hi uint16) []uint16 {

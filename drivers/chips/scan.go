@@ -24,17 +24,18 @@ const (
 	ScanLast  uint16 = 0x77
 )
 
-// Scan addresses every device on bus with a one-byte read, as i2cdetect -r
-// does, then probes the responders' ID registers. Probing writes register
-// pointers, which is harmless for sensors but, as with i2cdetect, not for
-// every device on every bus.
+// Scan finds the devices on bus and guesses what they are. A device is
+// present when it answers a one-byte read, as with i2cdetect -r, or when a
+// chip's Probe recognises it: some chips (the Sensirion SHTs) refuse a read
+// with no measurement pending, and periph cannot send the zero-length quick
+// write i2cdetect would use. Probes run only at the addresses their chip
+// can have; they write register pointers or commands, which is harmless for
+// sensors but, as with i2cdetect, not for every device on every bus.
 func Scan(bus i2c.Bus) []Found {
 	var found []Found
 	var b [1]byte
 	for addr := ScanFirst; addr <= ScanLast; addr++ {
-		if err := bus.Tx(addr, nil, b[:]); err != nil {
-			continue
-		}
+		present := bus.Tx(addr, nil, b[:]) == nil
 		f := Found{Addr: addr}
 		for _, c := range All {
 			if !slices.Contains(c.Addrs, addr) {
@@ -45,9 +46,12 @@ func Scan(bus i2c.Bus) []Found {
 				f.Candidates = append(f.Candidates, c.Name)
 			case c.Probe(bus, addr) == nil:
 				f.Identified = append(f.Identified, c.Name)
+				present = true
 			}
 		}
-		found = append(found, f)
+		if present {
+			found = append(found, f)
+		}
 	}
 	return found
 }

@@ -69,11 +69,25 @@ type I2CBus struct {
 // I2CSensor is one sensor chip; it is published as a Sparkplug device named
 // Name.
 type I2CSensor struct {
-	Name     string        `yaml:"name"`
-	Chip     string        `yaml:"chip"`
-	Address  uint16        `yaml:"address"`
-	Period   time.Duration `yaml:"period"`
-	Extended bool          `yaml:"extended"`
+	Name    string        `yaml:"name"`
+	Chip    string        `yaml:"chip"`
+	Address uint16        `yaml:"address"`
+	Period  time.Duration `yaml:"period"`
+	// Extended selects the TMP102's 13-bit mode (to 150 °C).
+	Extended bool `yaml:"extended"`
+	// Precision is the SHT3x/SHT4x measurement precision: high, medium or low.
+	Precision string `yaml:"precision"`
+	// Fans lists the MAX31790 channels that have a fan (all six when empty).
+	Fans []Fan `yaml:"fans"`
+	// Resolution is the MCP9808 resolution in °C: 0.5, 0.25, 0.125 or 0.0625.
+	Resolution string `yaml:"resolution"`
+}
+
+// Fan is one MAX31790 fan channel.
+type Fan struct {
+	Channel      int `yaml:"channel"`
+	SpeedRange   int `yaml:"speed_range"`
+	PulsesPerRev int `yaml:"pulses_per_rev"`
 }
 
 // options lists the chip options the sensor sets.
@@ -82,12 +96,25 @@ func (s *I2CSensor) options() []string {
 	if s.Extended {
 		o = append(o, chips.OptExtended)
 	}
+	if s.Precision != "" {
+		o = append(o, chips.OptPrecision)
+	}
+	if len(s.Fans) > 0 {
+		o = append(o, chips.OptFans)
+	}
+	if s.Resolution != "" {
+		o = append(o, chips.OptResolution)
+	}
 	return o
 }
 
 // Params returns the chip options for the driver.
 func (s *I2CSensor) Params() chips.Params {
-	return chips.Params{Extended: s.Extended}
+	p := chips.Params{Extended: s.Extended, Precision: s.Precision, Resolution: s.Resolution}
+	for _, f := range s.Fans {
+		p.Fans = append(p.Fans, chips.Fan{Channel: f.Channel, SpeedRange: f.SpeedRange, PulsesPerRev: f.PulsesPerRev})
+	}
+	return p
 }
 
 // SNMP is one SNMP target; it is published as a Sparkplug device named Name.
@@ -211,6 +238,17 @@ func (c *Config) Validate(f *configfile.File) error {
 				for _, o := range s.options() {
 					if !chip.Takes(o) {
 						errs.Add(f.Errorf(sk+"."+o, "does not apply to %s", s.Chip))
+					}
+				}
+				if !slices.Contains([]string{"", "0.5", "0.25", "0.125", "0.0625"}, s.Resolution) {
+					errs.Add(f.Errorf(sk+".resolution", "must be 0.5, 0.25, 0.125 or 0.0625"))
+				}
+				if !slices.Contains([]string{"", "high", "medium", "low"}, s.Precision) {
+					errs.Add(f.Errorf(sk+".precision", "must be high, medium or low"))
+				}
+				for k, fan := range s.Fans {
+					if fan.Channel < 1 || fan.Channel > 6 {
+						errs.Add(f.Errorf(fmt.Sprintf("%s.fans[%d].channel", sk, k), "must be 1 to 6"))
 					}
 				}
 			}
