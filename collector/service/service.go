@@ -208,11 +208,15 @@ func (s *Service) Observations() []decide.Observation {
 	defer s.mu.Unlock()
 	var obs []decide.Observation
 	for _, n := range s.cfg.Nodes {
-		temp, haveTemp := s.store.MaxTemperature(n.Edge, n.BMC, n.Sensors)
+		m := telemetry.Match{Metric: sample.TemperatureCelsius}
+		if len(n.Sensors) > 0 {
+			m.Labels = map[string][]string{"sensor": n.Sensors}
+		}
+		temp, haveTemp := s.store.Max(n.Edge, n.BMC, m, time.Time{})
 		for _, lb := range n.LB {
 			o := decide.Observation{Node: n.Name, LB: lb.HAProxy, Backend: lb.Backend, Server: lb.Server}
 			if haveTemp {
-				o.Temp, o.TempAt = temp.Celsius, temp.At
+				o.Temp, o.TempAt = temp.V, temp.At
 			}
 			ls := s.stats[lb.HAProxy]
 			if st, ok := ls.servers[[2]string{lb.Backend, lb.Server}]; ok && now.Sub(ls.at) <= 3*s.period(lb.HAProxy) {

@@ -1,12 +1,16 @@
-// Package telemetry keeps the latest value of every series the edges
-// report, per edge node and device, and answers the questions the decision
-// loop asks: how hot is this node's BMC right now, and since when is that
-// known. Data of an edge that died is forgotten at once, so a silent edge
-// reads as no data, never as cool.
+// Package telemetry keeps what the edges report, per edge node and device:
+// for every series a short history of recent points, from which the
+// correlation reads current values, maxima and counter rates. Data of an
+// edge that died is forgotten at once, so a silent edge reads as no data,
+// never as cool.
+//
+// Memory is bounded twice: each series keeps a fixed ring of points, and
+// the number of series is capped, because names arrive from the network.
 package telemetry
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,50 +18,126 @@ import (
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
+// History is the number of points kept per series: at a 10 s poll, a few
+// minutes, enough for rates over the correlation windows.
+const History = 32
+
 type deviceKey struct{ edge, device string }
+
+type point struct {
+	ts int64 // unix nanoseconds
+	v  sample.Value
+}
+
+type series struct {
+	metric string
+	labels sample.Labels
+	unit   string
+	ring   [History]point
+	head   int // next write position
+	n      int
+}
+
+func (s *series) last() (point, bool) {
+	if s.n == 0 {
+		return point{}, false
+	}
+	return s.ring[(s.head+History-1)%History], true
+}
+
+// points calls f for each point from oldest to newest.
+func (s *series) points(f func(point)) {
+	start := (s.head + History - s.n) % History
+	for i := 0; i < s.n; i++ {
+		f(s.ring[(start+i)%History])
+	}
+}
+
+type device struct {
+	// series are found by metric and first label without building the
+	// series name: a lookup allocates nothing. Series that share both
+	// (several labels) sit in one bucket, told apart by their labels.
+	series map[seriesKey][]*series
+	n      int
+}
+
+type seriesKey struct{ metric, name0, value0 string }
+
+func keyOf(metric string, ls sample.Labels) seriesKey {
+	k := seriesKey{metric: metric}
+	if len(ls) > 0 {
+		k.name0, k.value0 = ls[0].Name, ls[0].Value
+	}
+	return k
+}
+
+func (d *device) find(metric string, ls sample.Labels) (*series, seriesKey) {
+	k := keyOf(metric, ls)
+	for _, sr := range d.series[k] {
+		if slices.Equal(sr.labels, ls) {
+			return sr, k
+		}
+	}
+	return nil, k
+}
+
+func (d *device) all(f func(*series)) {
+	for _, b := range d.series {
+		for _, sr := range b {
+			f(sr)
+		}
+	}
+}
 
 // Store is safe for concurrent use.
 type Store struct {
 	mu        sync.RWMutex
-	devices   map[deviceKey]map[string]sample.Sample // series → latest
+	devices   map[deviceKey]*device
 	maxSeries int
-	series    int
+	count     int
 	dropped   atomic.Uint64
 }
 
-// New returns a store that keeps at most maxSeries series (0 means 1<<20);
+// New returns a store that keeps at most maxSeries series (0 means 1<<17);
 // beyond that new series are dropped and counted.
 func New(maxSeries int) *Store {
 	if maxSeries <= 0 {
-		maxSeries = 1 << 20
+		maxSeries = 1 << 17
 	}
-	return &Store{devices: map[deviceKey]map[string]sample.Sample{}, maxSeries: maxSeries}
+	return &Store{devices: map[deviceKey]*device{}, maxSeries: maxSeries}
 }
 
-// Add records samples reported by edge for device. An older sample never
-// replaces a newer one.
-func (s *Store) Add(edge, device string, samples []sample.Sample) {
+// Add records samples reported by edge for device. A sample older than the
+// series' newest point is dropped: replayed history never rewrites the
+// present.
+func (s *Store) Add(edge, dev string, samples []sample.Sample) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := deviceKey{edge, device}
-	m := s.devices[k]
-	if m == nil {
-		m = map[string]sample.Sample{}
-		s.devices[k] = m
+	k := deviceKey{edge, dev}
+	d := s.devices[k]
+	if d == nil {
+		d = &device{series: map[seriesKey][]*series{}}
+		s.devices[k] = d
 	}
 	for _, smp := range samples {
-		name := smp.Series()
-		old, ok := m[name]
-		if !ok {
-			if s.series >= s.maxSeries {
+		sr, key := d.find(smp.Metric, smp.Labels)
+		if sr == nil {
+			if s.count >= s.maxSeries {
 				s.dropped.Add(1)
 				continue
 			}
-			s.series++
-		} else if smp.TS.Before(old.TS) {
+			s.count++
+			d.n++
+			sr = &series{metric: smp.Metric, labels: smp.Labels, unit: smp.Unit}
+			d.series[key] = append(d.series[key], sr)
+		}
+		ts := smp.TS.UnixNano()
+		if last, ok := sr.last(); ok && ts < last.ts {
 			continue
 		}
-		m[name] = smp
+		sr.ring[sr.head] = point{ts, smp.Value}
+		sr.head = (sr.head + 1) % History
+		sr.n = min(sr.n+1, History)
 	}
 }
 
@@ -65,12 +145,14 @@ func (s *Store) Add(edge, device string, samples []sample.Sample) {
 func (s *Store) Dropped() uint64 { return s.dropped.Load() }
 
 // ForgetDevice drops what is known about one device (on a DDEATH).
-func (s *Store) ForgetDevice(edge, device string) {
+func (s *Store) ForgetDevice(edge, dev string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := deviceKey{edge, device}
-	s.series -= len(s.devices[k])
-	delete(s.devices, k)
+	k := deviceKey{edge, dev}
+	if d := s.devices[k]; d != nil {
+		s.count -= d.n
+		delete(s.devices, k)
+	}
 }
 
 // ForgetEdge drops what is known about every device of an edge (on an
@@ -78,68 +160,147 @@ func (s *Store) ForgetDevice(edge, device string) {
 func (s *Store) ForgetEdge(edge string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, m := range s.devices {
+	for k, d := range s.devices {
 		if k.edge == edge {
-			s.series -= len(m)
+			s.count -= d.n
 			delete(s.devices, k)
 		}
 	}
 }
 
-// Latest returns the latest samples of a device, sorted by series.
-func (s *Store) Latest(edge, device string) []sample.Sample {
+// Latest returns the latest sample of every series of a device, sorted by
+// series.
+func (s *Store) Latest(edge, dev string) []sample.Sample {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	m := s.devices[deviceKey{edge, device}]
-	out := make([]sample.Sample, 0, len(m))
-	for _, smp := range m {
-		out = append(out, smp)
+	d := s.devices[deviceKey{edge, dev}]
+	if d == nil {
+		return nil
 	}
-	slices.SortFunc(out, func(a, b sample.Sample) int {
-		switch {
-		case a.Series() < b.Series():
-			return -1
-		case a.Series() > b.Series():
-			return 1
+	out := make([]sample.Sample, 0, d.n)
+	d.all(func(sr *series) {
+		if p, ok := sr.last(); ok {
+			out = append(out, sample.Sample{Metric: sr.metric, Labels: sr.labels, Unit: sr.unit, Value: p.v, TS: time.Unix(0, p.ts)})
 		}
-		return 0
 	})
+	slices.SortFunc(out, func(a, b sample.Sample) int { return strings.Compare(a.Series(), b.Series()) })
 	return out
 }
 
-// Temperature is the hottest temperature_celsius of a device.
-type Temperature struct {
-	Celsius float64
-	Sensor  string
-	// At is when the oldest of the readings compared was taken, so the
-	// value is only as fresh as its stalest input.
+// Match selects series of one metric by label values; an empty value list
+// for a label, or a label absent from Labels, matches anything.
+type Match struct {
+	Metric string
+	// Labels restricts a label to a set of values.
+	Labels map[string][]string
+}
+
+func (m Match) matches(sr *series) bool {
+	if sr.metric != m.Metric {
+		return false
+	}
+	for name, vals := range m.Labels {
+		if len(vals) > 0 && !slices.Contains(vals, sr.labels.Get(name)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) each(edge, dev string, m Match, f func(*series)) {
+	d := s.devices[deviceKey{edge, dev}]
+	if d == nil {
+		return
+	}
+	d.all(func(sr *series) {
+		if m.matches(sr) && sr.n > 0 {
+			f(sr)
+		}
+	})
+}
+
+// Value is a gauge reading.
+type Value struct {
+	V float64
+	// Labels are the labels of the series the value came from.
+	Labels sample.Labels
+	// At is when it was measured.
 	At time.Time
 }
 
-// MaxTemperature returns the hottest temperature a device reports, among
-// the sensors listed (all when sensors is empty). ok is false without data.
-func (s *Store) MaxTemperature(edge, device string, sensors []string) (t Temperature, ok bool) {
+// Max returns the largest latest value among the matching series of a
+// device. Values older than since are no data. NaN (a sensor that reported
+// no value) is skipped.
+func (s *Store) Max(edge, dev string, m Match, since time.Time) (Value, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, smp := range s.devices[deviceKey{edge, device}] {
-		if smp.Metric != sample.TemperatureCelsius {
-			continue
+	var best Value
+	ok := false
+	s.each(edge, dev, m, func(sr *series) {
+		p, _ := sr.last()
+		v := p.v.Float()
+		if v != v || p.ts < since.UnixNano() {
+			return
 		}
-		name := smp.Labels.Get("sensor")
-		if len(sensors) > 0 && !slices.Contains(sensors, name) {
-			continue
+		if !ok || v > best.V {
+			best, ok = Value{V: v, Labels: sr.labels, At: time.Unix(0, p.ts)}, true
 		}
-		v := smp.Value.Float()
-		if v != v { // NaN: the sensor reported no value
-			continue
+	})
+	return best, ok
+}
+
+// Rate is a counter's increase over a window.
+type Rate struct {
+	// PerSecond is the summed rate of the matching series.
+	PerSecond float64
+	// Increase is the summed increase.
+	Increase float64
+	// Span is the time the oldest and newest points used are apart.
+	Span time.Duration
+}
+
+// Rate sums the increase of the matching counters over the points newer
+// than now−window. A counter that goes down was reset (a device reboot, a
+// counter discontinuity): the interval across the reset counts from zero,
+// never as a negative or a wrap-sized spike. ok is false with fewer than two
+// points in the window.
+func (s *Store) Rate(edge, dev string, m Match, now time.Time, window time.Duration) (Rate, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	from := now.Add(-window).UnixNano()
+	var r Rate
+	ok := false
+	s.each(edge, dev, m, func(sr *series) {
+		var first, prev point
+		var inc float64
+		n := 0
+		sr.points(func(p point) {
+			if p.ts < from {
+				return
+			}
+			if n == 0 {
+				first = p
+			} else {
+				d := p.v.Float() - prev.v.Float()
+				if d < 0 {
+					d = p.v.Float() // reset: count from zero
+				}
+				inc += d
+			}
+			prev = p
+			n++
+		})
+		if n < 2 {
+			return
 		}
-		if !ok || v > t.Celsius {
-			t.Celsius, t.Sensor = v, name
-		}
-		if !ok || smp.TS.Before(t.At) {
-			t.At = smp.TS
+		span := time.Duration(prev.ts - first.ts)
+		if span <= 0 {
+			return
 		}
 		ok = true
-	}
-	return t, ok
+		r.Increase += inc
+		r.PerSecond += inc / span.Seconds()
+		r.Span = max(r.Span, span)
+	})
+	return r, ok
 }
