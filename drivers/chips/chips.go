@@ -9,10 +9,14 @@ import (
 	"encoding"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
+	"github.com/rackwatch/rackwatch/drivers/bme280"
 	"github.com/rackwatch/rackwatch/drivers/i2cemu"
+	"github.com/rackwatch/rackwatch/drivers/ina219"
+	"github.com/rackwatch/rackwatch/drivers/ina226"
 	"github.com/rackwatch/rackwatch/drivers/lm75"
 	"github.com/rackwatch/rackwatch/drivers/max31790"
 	"github.com/rackwatch/rackwatch/drivers/mcp9808"
@@ -21,6 +25,7 @@ import (
 	"github.com/rackwatch/rackwatch/drivers/sht4x"
 	"github.com/rackwatch/rackwatch/drivers/tmp102"
 	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
 )
 
 // Params are the chip options a configuration may set. Each chip lists the
@@ -36,6 +41,14 @@ type Params struct {
 	// Resolution is the MCP9808 resolution in °C: "0.5", "0.25", "0.125" or
 	// "0.0625" (the default).
 	Resolution string
+	// ShuntOhms is the INA219/INA226 shunt resistance (required for them)
+	// and MaxAmps the largest current to measure (0: the shunt's range).
+	ShuntOhms, MaxAmps float64
+	// Averages is the INA219/INA226 number of samples averaged (0: 1).
+	Averages int
+	// Oversampling is the BME280 oversampling of all three measurements
+	// (0: 1).
+	Oversampling int
 }
 
 // Fan is one MAX31790 fan channel.
@@ -48,10 +61,14 @@ type Fan struct {
 
 // Option names, as written in configuration files.
 const (
-	OptExtended   = "extended"
-	OptPrecision  = "precision"
-	OptFans       = "fans"
-	OptResolution = "resolution"
+	OptExtended     = "extended"
+	OptPrecision    = "precision"
+	OptFans         = "fans"
+	OptResolution   = "resolution"
+	OptShuntOhms    = "shunt_ohms"
+	OptMaxAmps      = "max_amps"
+	OptAverages     = "averages"
+	OptOversampling = "oversampling"
 )
 
 // Chip describes one supported chip.
@@ -137,6 +154,49 @@ var All = []Chip{
 		Emulate: func() i2cemu.Device { return i2cemu.NewSHT4x() },
 	},
 	{
+		Name: "bme280", Description: "Bosch BME280 temperature, pressure, humidity (BMP280: no humidity)",
+		Addrs: addrRange(0x76, 0x77), Measures: []sensor.Quantity{sensor.Temperature, sensor.Pressure, sensor.Humidity},
+		Options: []string{OptOversampling},
+		Open: func(bus i2c.Bus, addr uint16, p Params) (sensor.Sensor, error) {
+			os := bme280.X1
+			if p.Oversampling != 0 {
+				os = bme280.Oversampling(p.Oversampling)
+			}
+			return bme280.New(bus, &bme280.Opts{Addr: addr, Temperature: os, Pressure: os, Humidity: os})
+		},
+		Probe:   bme280.Probe,
+		Emulate: func() i2cemu.Device { return i2cemu.NewBME280() },
+	},
+	{
+		Name: "ina219", Description: "TI INA219 current and power monitor",
+		Addrs: addrRange(0x40, 0x4f), Measures: []sensor.Quantity{sensor.Voltage, sensor.Current, sensor.Power},
+		Options: []string{OptShuntOhms, OptMaxAmps, OptAverages},
+		Open: func(bus i2c.Bus, addr uint16, p Params) (sensor.Sensor, error) {
+			o := ina219.DefaultOpts
+			o.Addr, o.Averages = addr, p.Averages
+			if p.ShuntOhms != 0 {
+				o.ShuntResistance, o.MaxCurrent = ohms(p.ShuntOhms), amps(p.MaxAmps)
+			}
+			return ina219.New(bus, &o)
+		},
+		Emulate: func() i2cemu.Device { return i2cemu.NewINA219() },
+	},
+	{
+		Name: "ina226", Description: "TI INA226 current and power monitor",
+		Addrs: addrRange(0x40, 0x4f), Measures: []sensor.Quantity{sensor.Voltage, sensor.Current, sensor.Power},
+		Options: []string{OptShuntOhms, OptMaxAmps, OptAverages},
+		Open: func(bus i2c.Bus, addr uint16, p Params) (sensor.Sensor, error) {
+			o := ina226.DefaultOpts
+			o.Addr, o.Averages = addr, p.Averages
+			if p.ShuntOhms != 0 {
+				o.ShuntResistance, o.MaxCurrent = ohms(p.ShuntOhms), amps(p.MaxAmps)
+			}
+			return ina226.New(bus, &o)
+		},
+		Probe:   ina226.Probe,
+		Emulate: func() i2cemu.Device { return i2cemu.NewINA226() },
+	},
+	{
 		Name: "max31790", Description: "Maxim MAX31790 six-channel fan controller",
 		Addrs: addrRange(max31790.MinAddr, max31790.MaxAddr), Measures: []sensor.Quantity{sensor.FanSpeed, sensor.FanDuty, sensor.FanFault},
 		Options: []string{OptFans},
@@ -162,6 +222,14 @@ func lm75Chip(name, desc string, v lm75.Variant, bits int) Chip {
 		},
 		Emulate: func() i2cemu.Device { return i2cemu.NewLM75(bits) },
 	}
+}
+
+func ohms(v float64) physic.ElectricResistance {
+	return physic.ElectricResistance(math.Round(v * float64(physic.Ohm)))
+}
+
+func amps(v float64) physic.ElectricCurrent {
+	return physic.ElectricCurrent(math.Round(v * float64(physic.Ampere)))
 }
 
 // textOpt decodes a textual option into v when it is set.

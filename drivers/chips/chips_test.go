@@ -83,3 +83,19 @@ func TestLookupAndOptions(t *testing.T) {
 		t.Errorf("precision low: %v", err)
 	}
 }
+
+func TestPowerMonitorsTakeTheirShunt(t *testing.T) {
+	for _, name := range []string{"ina219", "ina226"} {
+		c, _ := Lookup(name)
+		bus := &i2cemu.Bus{}
+		emu := c.Emulate()
+		bus.Attach(0x40, emu)
+		dev, err := c.Open(bus, 0x40, Params{ShuntOhms: 0.01, MaxAmps: 8})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := dev.Read(nil); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

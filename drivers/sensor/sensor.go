@@ -95,7 +95,7 @@ func (r Reading) String() string {
 	if r.Channel != "" {
 		prefix = r.Channel + " " + prefix
 	}
-	return fmt.Sprintf("%s: %.4g %s", prefix, r.Float(), r.Quantity.Unit())
+	return fmt.Sprintf("%s: %.6g %s", prefix, r.Float(), r.Quantity.Unit())
 }
 
 // Sensor is what every driver offers the edge.

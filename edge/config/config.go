@@ -81,6 +81,13 @@ type I2CSensor struct {
 	Fans []Fan `yaml:"fans"`
 	// Resolution is the MCP9808 resolution in °C: 0.5, 0.25, 0.125 or 0.0625.
 	Resolution string `yaml:"resolution"`
+	// ShuntOhms (required) and MaxAmps (0: the shunt's full range) calibrate
+	// an INA219/INA226; Averages is its number of samples averaged.
+	ShuntOhms float64 `yaml:"shunt_ohms"`
+	MaxAmps   float64 `yaml:"max_amps"`
+	Averages  int     `yaml:"averages"`
+	// Oversampling is the BME280 oversampling: 1, 2, 4, 8 or 16.
+	Oversampling int `yaml:"oversampling"`
 }
 
 // Fan is one MAX31790 fan channel.
@@ -105,12 +112,25 @@ func (s *I2CSensor) options() []string {
 	if s.Resolution != "" {
 		o = append(o, chips.OptResolution)
 	}
+	if s.ShuntOhms != 0 {
+		o = append(o, chips.OptShuntOhms)
+	}
+	if s.MaxAmps != 0 {
+		o = append(o, chips.OptMaxAmps)
+	}
+	if s.Averages != 0 {
+		o = append(o, chips.OptAverages)
+	}
+	if s.Oversampling != 0 {
+		o = append(o, chips.OptOversampling)
+	}
 	return o
 }
 
 // Params returns the chip options for the driver.
 func (s *I2CSensor) Params() chips.Params {
-	p := chips.Params{Extended: s.Extended, Precision: s.Precision, Resolution: s.Resolution}
+	p := chips.Params{Extended: s.Extended, Precision: s.Precision, Resolution: s.Resolution,
+		ShuntOhms: s.ShuntOhms, MaxAmps: s.MaxAmps, Averages: s.Averages, Oversampling: s.Oversampling}
 	for _, f := range s.Fans {
 		p.Fans = append(p.Fans, chips.Fan{Channel: f.Channel, SpeedRange: f.SpeedRange, PulsesPerRev: f.PulsesPerRev})
 	}
@@ -239,6 +259,18 @@ func (c *Config) Validate(f *configfile.File) error {
 					if !chip.Takes(o) {
 						errs.Add(f.Errorf(sk+"."+o, "does not apply to %s", s.Chip))
 					}
+				}
+				if chip.Takes(chips.OptShuntOhms) && s.ShuntOhms <= 0 {
+					errs.Add(f.Errorf(sk+".shunt_ohms", "required for %s: the shunt resistance in ohms, e.g. 0.1", s.Chip))
+				}
+				if s.MaxAmps < 0 {
+					errs.Add(f.Errorf(sk+".max_amps", "must not be negative"))
+				}
+				if s.Averages < 0 || s.Averages > 1024 {
+					errs.Add(f.Errorf(sk+".averages", "must be 1 to 1024 (the chip accepts its own steps)"))
+				}
+				if !slices.Contains([]int{0, 1, 2, 4, 8, 16}, s.Oversampling) {
+					errs.Add(f.Errorf(sk+".oversampling", "must be 1, 2, 4, 8 or 16"))
 				}
 				if !slices.Contains([]string{"", "0.5", "0.25", "0.125", "0.0625"}, s.Resolution) {
 					errs.Add(f.Errorf(sk+".resolution", "must be 0.5, 0.25, 0.125 or 0.0625"))
