@@ -93,7 +93,7 @@ func TestReadingFloat(t *testing.T) {
 		want float64
 		s    string
 	}{
-		{Temp(physic.ZeroCelsius + 25062500*physic.MicroKelvin), 25.0625, "temperature: 25.06 celsius"},
+		{Temp(physic.ZeroCelsius + 25062500*physic.MicroKelvin), 25.0625, "temperature: 25.0625 celsius"},
 		{Temp(physic.ZeroCelsius - 55*physic.Kelvin), -55, "temperature: -55 celsius"},
 		{Reading{Quantity: Humidity, Value: int64(50 * physic.PercentRH)}, 50, "humidity: 50 percent"},
 		{Reading{Quantity: FanSpeed, Channel: "fan3", Value: 1981_000}, 1981, "fan3 fan speed: 1981 rpm"},
