@@ -83,8 +83,8 @@ func Example_emulated() {
 		fmt.Println(err)
 	}
 	// Output:
-	// fan1 fan speed: 1982 rpm
-	// fan1 fan duty: 0.7495 ratio
+	// fan1 fan speed: 1981.93 rpm
+	// fan1 fan duty: 0.749511 ratio
 	// fan1 fan fault: 0 bool
 	// fan2 fan speed: 0 rpm
 	// fan2 fan duty: 0 ratio
