@@ -20,13 +20,42 @@ var Versions = []int{1}
 
 // Config is the collector configuration.
 type Config struct {
-	Version  int       `yaml:"version"`
-	MQTT     MQTT      `yaml:"mqtt"`
-	HAProxy  []HAProxy `yaml:"haproxy"`
-	Nodes    []Node    `yaml:"nodes"`
-	Policy   Policy    `yaml:"policy"`
-	InfluxDB *InfluxDB `yaml:"influxdb"`
-	Log      LogConfig `yaml:"log"`
+	Version int `yaml:"version"`
+	// StateDir keeps what must survive a restart: the desired state of the
+	// nodes rackwatch shed or drained.
+	StateDir    string      `yaml:"state_dir"`
+	MQTT        MQTT        `yaml:"mqtt"`
+	HAProxy     []HAProxy   `yaml:"haproxy"`
+	HAProxyLog  *HAProxyLog `yaml:"haproxy_log"`
+	Racks       []Rack      `yaml:"racks"`
+	Nodes       []Node      `yaml:"nodes"`
+	Correlation Correlation `yaml:"correlation"`
+	Policy      Policy      `yaml:"policy"`
+	InfluxDB    *InfluxDB   `yaml:"influxdb"`
+	Log         LogConfig   `yaml:"log"`
+}
+
+// HAProxyLog receives HAProxy's request log (syslog over UDP, option
+// httplog) for per-server latency percentiles and 504s.
+type HAProxyLog struct {
+	Listen string        `yaml:"listen"`
+	Window time.Duration `yaml:"window"`
+}
+
+// Rack is one rack: the edge that watches it and its inlet sensor.
+type Rack struct {
+	Name string `yaml:"name"`
+	Edge string `yaml:"edge"`
+	// Inlet is the Sparkplug device of the rack's inlet air sensor.
+	Inlet string `yaml:"inlet"`
+}
+
+// Correlation sets the windows over which signals are read.
+type Correlation struct {
+	// Window is the span of rates and counts (throttling, errors, flaps).
+	Window time.Duration `yaml:"window"`
+	// Baseline is how much latency history forms a node's own normal.
+	Baseline time.Duration `yaml:"baseline"`
 }
 
 // MQTT configures the broker connection and the primary host identity.
@@ -60,6 +89,25 @@ type Node struct {
 	// (e.g. the CPU sensors); empty means all.
 	Sensors []string   `yaml:"sensors"`
 	LB      []LBServer `yaml:"lb"`
+	// Switch is the switch port the node's NIC is cabled to, as the rack
+	// edge publishes it (device = the switch's SNMP target name).
+	Switch *Port `yaml:"switch"`
+	// Host is the host-mode edge running on the node itself, for CPU
+	// throttling, NIC counters and kernel events.
+	Host *HostRef `yaml:"host"`
+}
+
+// Port is one switch port.
+type Port struct {
+	Edge   string `yaml:"edge"`
+	Device string `yaml:"device"`
+	IfName string `yaml:"ifname"`
+}
+
+// HostRef names a host-mode edge and its host device.
+type HostRef struct {
+	Edge   string `yaml:"edge"`
+	Device string `yaml:"device"`
 }
 
 // LBServer places a node in a load balancer.
@@ -69,29 +117,51 @@ type LBServer struct {
 	Server  string `yaml:"server"`
 }
 
-// Policy mirrors decide.Policy in the file; zero values take defaults.
+// Policy mirrors decide.Policy in the file; zero values take the defaults
+// of decide.DefaultPolicy.
 type Policy struct {
-	HotCelsius           float64       `yaml:"hot_celsius"`
-	CoolCelsius          float64       `yaml:"cool_celsius"`
-	LatencyRatio         float64       `yaml:"latency_ratio"`
-	LatencyMinDelta      time.Duration `yaml:"latency_min_delta"`
-	Hold                 time.Duration `yaml:"hold"`
-	RestoreHold          time.Duration `yaml:"restore_hold"`
-	StaleAfter           time.Duration `yaml:"stale_after"`
-	MaxDrainedPerBackend int           `yaml:"max_drained_per_backend"`
-	OverrideHold         time.Duration `yaml:"override_hold"`
+	HotCelsius        float64       `yaml:"hot_celsius"`
+	CritCelsius       float64       `yaml:"crit_celsius"`
+	NearMargin        float64       `yaml:"near_margin"`
+	CritMargin        float64       `yaml:"crit_margin"`
+	CoolMargin        float64       `yaml:"cool_margin"`
+	InletHotCelsius   float64       `yaml:"inlet_hot_celsius"`
+	ThrottleRate      float64       `yaml:"throttle_rate"`
+	FCSRate           float64       `yaml:"fcs_rate"`
+	Flaps             float64       `yaml:"flaps"`
+	KernelEvents      float64       `yaml:"kernel_events"`
+	LatencyRatio      float64       `yaml:"latency_ratio"`
+	LatencyMinDelta   time.Duration `yaml:"latency_min_delta"`
+	PeerMADs          float64       `yaml:"peer_mads"`
+	MinSamples        int           `yaml:"min_samples"`
+	Hold              time.Duration `yaml:"hold"`
+	DrainAfter        time.Duration `yaml:"drain_after"`
+	RestoreHold       time.Duration `yaml:"restore_hold"`
+	StepHold          time.Duration `yaml:"step_hold"`
+	StaleAfter        time.Duration `yaml:"stale_after"`
+	VerifyWindow      time.Duration `yaml:"verify_window"`
+	VerifyImprovement float64       `yaml:"verify_improvement"`
+	RollbackCooldown  time.Duration `yaml:"rollback_cooldown"`
+	MaxFraction       float64       `yaml:"max_fraction"`
+	MaxActionsPerHour int           `yaml:"max_actions_per_hour"`
+	RackHotMin        int           `yaml:"rack_hot_min"`
+	RackHotFraction   float64       `yaml:"rack_hot_fraction"`
 	// Tick is how often the decision loop runs.
 	Tick time.Duration `yaml:"tick"`
-	// DryRun logs and records decisions without changing any load balancer.
+	// DryRun decides and records without changing any load balancer.
 	DryRun bool `yaml:"dry_run"`
 }
 
 // Decide returns the engine's policy.
 func (p Policy) Decide() decide.Policy {
 	return decide.Policy{
-		HotCelsius: p.HotCelsius, CoolCelsius: p.CoolCelsius, LatencyRatio: p.LatencyRatio,
-		LatencyMinDelta: p.LatencyMinDelta, Hold: p.Hold, RestoreHold: p.RestoreHold,
-		StaleAfter: p.StaleAfter, MaxDrainedPerBackend: p.MaxDrainedPerBackend, OverrideHold: p.OverrideHold,
+		HotCelsius: p.HotCelsius, CritCelsius: p.CritCelsius, NearMargin: p.NearMargin, CritMargin: p.CritMargin,
+		CoolMargin: p.CoolMargin, InletHotCelsius: p.InletHotCelsius, ThrottleRate: p.ThrottleRate, FCSRate: p.FCSRate,
+		Flaps: p.Flaps, KernelEvents: p.KernelEvents, LatencyRatio: p.LatencyRatio, LatencyMinDelta: p.LatencyMinDelta,
+		PeerMADs: p.PeerMADs, MinSamples: p.MinSamples, Hold: p.Hold, DrainAfter: p.DrainAfter, RestoreHold: p.RestoreHold,
+		StepHold: p.StepHold, StaleAfter: p.StaleAfter, VerifyWindow: p.VerifyWindow, VerifyImprovement: p.VerifyImprovement,
+		RollbackCooldown: p.RollbackCooldown, MaxFraction: p.MaxFraction, MaxActionsPerHour: p.MaxActionsPerHour,
+		RackHotMin: p.RackHotMin, RackHotFraction: p.RackHotFraction,
 	}.WithDefaults()
 }
 
@@ -112,9 +182,11 @@ type LogConfig struct {
 // Default returns the configuration that the file's keys override.
 func Default() Config {
 	return Config{
-		MQTT:   MQTT{Broker: "tcp://127.0.0.1:1883", Group: "site1", HostID: "rackwatch-collector"},
-		Policy: Policy{Tick: time.Second},
-		Log:    LogConfig{Level: "info"},
+		StateDir:    "/var/lib/rackwatch",
+		MQTT:        MQTT{Broker: "tcp://127.0.0.1:1883", Group: "site1", HostID: "rackwatch-collector"},
+		Correlation: Correlation{Window: time.Minute, Baseline: 30 * time.Minute},
+		Policy:      Policy{Tick: time.Second},
+		Log:         LogConfig{Level: "info"},
 	}
 }
 
@@ -164,6 +236,28 @@ func (c *Config) Validate(f *configfile.File) error {
 			errs.Add(f.Errorf(key+".period", "must be at least 100ms"))
 		}
 	}
+	racks := map[string]bool{}
+	for i, r := range c.Racks {
+		key := fmt.Sprintf("racks[%d]", i)
+		if r.Name == "" || racks[r.Name] {
+			errs.Add(f.Errorf(key+".name", "required and unique, got %q", r.Name))
+		}
+		racks[r.Name] = true
+		if r.Inlet != "" && sparkplug.ValidateID(r.Edge) != nil {
+			errs.Add(f.Errorf(key+".edge", "required with inlet: the edge that publishes the inlet sensor"))
+		}
+	}
+	if h := c.HAProxyLog; h != nil {
+		if h.Listen == "" {
+			h.Listen = "127.0.0.1:5514"
+		}
+		if h.Window == 0 {
+			h.Window = time.Minute
+		}
+	}
+	if c.Correlation.Window < time.Second || c.Correlation.Baseline < c.Correlation.Window {
+		errs.Add(f.Errorf("correlation", "window must be at least 1s and baseline at least the window"))
+	}
 	nodes := map[string]bool{}
 	servers := map[LBServer]string{}
 	for i := range c.Nodes {
@@ -178,6 +272,25 @@ func (c *Config) Validate(f *configfile.File) error {
 		}
 		if sparkplug.ValidateID(n.BMC) != nil {
 			errs.Add(f.Errorf(key+".bmc", "required: the Sparkplug device name of this node's BMC"))
+		}
+		if n.Rack != "" && len(c.Racks) > 0 && !racks[n.Rack] {
+			errs.Add(f.Errorf(key+".rack", "unknown rack %q (define it under racks:)", n.Rack))
+		}
+		if p := n.Switch; p != nil {
+			if p.Edge == "" {
+				p.Edge = n.Edge
+			}
+			if sparkplug.ValidateID(p.Device) != nil || p.IfName == "" {
+				errs.Add(f.Errorf(key+".switch", "device (the switch's SNMP target name) and ifname are required"))
+			}
+		}
+		if h := n.Host; h != nil {
+			if h.Device == "" {
+				h.Device = "host"
+			}
+			if sparkplug.ValidateID(h.Edge) != nil {
+				errs.Add(f.Errorf(key+".host.edge", "required: the host-mode edge running on the node"))
+			}
 		}
 		for j, lb := range n.LB {
 			lk := fmt.Sprintf("%s.lb[%d]", key, j)
@@ -195,6 +308,9 @@ func (c *Config) Validate(f *configfile.File) error {
 	}
 	if err := c.Policy.Decide().Validate(); err != nil {
 		errs.Add(f.Errorf("policy", "%v", err))
+	}
+	if c.StateDir == "" {
+		errs.Add(f.Errorf("state_dir", "required"))
 	}
 	if c.Policy.Tick < 10*time.Millisecond {
 		errs.Add(f.Errorf("policy.tick", "must be at least 10ms"))

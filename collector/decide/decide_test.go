@@ -8,207 +8,284 @@ import (
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
+const ms = time.Millisecond
+
 var testPolicy = Policy{
-	HotCelsius: 80, CoolCelsius: 70, LatencyRatio: 1.5, LatencyMinDelta: 10 * time.Millisecond,
-	Hold: 2 * time.Second, RestoreHold: 3 * time.Second, StaleAfter: 5 * time.Second,
-	MaxDrainedPerBackend: 1, OverrideHold: time.Minute,
+	HotCelsius: 80, CritCelsius: 95, NearMargin: 10, CritMargin: 3, CoolMargin: 5,
+	LatencyRatio: 1.5, LatencyMinDelta: 10 * ms, MinSamples: 10,
+	Hold: 2 * time.Second, DrainAfter: 5 * time.Second, RestoreHold: 3 * time.Second, StepHold: 2 * time.Second,
+	StaleAfter: 10 * time.Second, VerifyWindow: 4 * time.Second, RollbackCooldown: time.Minute,
+	MaxFraction: 0.5, MaxActionsPerHour: 100, RackHotMin: 3, RackHotFraction: 0.6,
 }
 
+// node describes one node's signals in a scenario.
 type node struct {
-	temp    float64
-	latency time.Duration
-	status  Status
-	tempAge time.Duration
-	noTemp  bool
+	temp     float64
+	limit    float64
+	latency  time.Duration
+	throttle float64
+	fcs      float64
+	status   Status
+	weight   int
+	noTemp   bool
+	rack     string
 }
 
-// rack builds observations for nodes n1..nN in backend api of lb1.
-func rack(now time.Time, nodes ...node) []Observation {
+func cool() node                       { return node{temp: 50, latency: 5 * ms} }
+func hotSlow() node                    { return node{temp: 88, throttle: 1, latency: 60 * ms} }
+func (n node) with(f func(*node)) node { f(&n); return n }
+
+// scenario turns nodes n1..nN of backend api (lb1) into observations.
+func scenario(now time.Time, nodes ...node) []Observation {
 	var obs []Observation
 	for i, n := range nodes {
+		name := string(rune('1' + i))
 		o := Observation{
-			Node: "n" + string(rune('1'+i)), LB: "lb1", Backend: "api", Server: "s" + string(rune('1'+i)),
-			Status: n.status, Temp: n.temp, TempAt: now.Add(-n.tempAge), Latency: n.latency, HaveLatency: true,
+			Node: "n" + name, Rack: n.rack, LB: "lb1", Backend: "api", Server: "s" + name,
+			LBKnown: true, Status: n.status, WeightPct: n.weight,
+			CPUTemp: n.temp, CPUTempLimit: n.limit, CPUTempAt: now,
+			ThrottleRate: n.throttle, HaveThrottle: true, FCSRate: n.fcs, HaveFCS: true,
+			Latency: n.latency, LatencySamples: 100, HaveLatency: true,
 		}
 		if o.Status == StatusUnknown {
 			o.Status = StatusUp
 		}
+		if o.WeightPct == 0 {
+			o.WeightPct = 100
+		}
 		if n.noTemp {
-			o.TempAt = time.Time{}
+			o.CPUTempAt = time.Time{}
 		}
 		obs = append(obs, o)
 	}
 	return obs
 }
 
-const ms = time.Millisecond
+// follow makes the load balancer show what the engine wants, as an
+// actuator would.
+func follow(e *Engine, obs []Observation) []Observation {
+	for i := range obs {
+		d := e.Level(targetOf(obs[i])).Desired()
+		if d.Drain {
+			obs[i].Status = StatusDrain
+		} else if obs[i].Status == StatusUp {
+			obs[i].WeightPct = d.Weight
+		}
+	}
+	return obs
+}
 
-func kinds(as []Action) string {
+func kinds(ds []Decision) string {
 	var b []string
-	for _, a := range as {
-		b = append(b, string(a.Kind)+":"+a.Node)
+	for _, d := range ds {
+		s := string(d.Action) + ":" + d.Node
+		if d.Node == "" {
+			s = string(d.Action) + ":" + d.Rack
+		}
+		if !d.Taken {
+			s += "(withheld)"
+		}
+		b = append(b, s)
 	}
 	return strings.Join(b, ",")
 }
 
-func TestDrainNeedsHeatAndLatencyForHold(t *testing.T) {
+func mustEngine(t *testing.T, p Policy) *Engine {
+	t.Helper()
+	e, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// run evaluates the same nodes every second for d and returns every
+// decision, with the load balancer following the engine.
+func run(e *Engine, from time.Time, d time.Duration, nodes ...node) ([]Decision, time.Time) {
+	var all []Decision
+	now := from
+	for ; !now.After(from.Add(d)); now = now.Add(time.Second) {
+		all = append(all, e.Evaluate(now, follow(e, scenario(now, nodes...)))...)
+	}
+	return all, now
+}
+
+func TestAttributionNeedsRegressionAndEvidence(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		nodes []node
 		want  string
 	}{
-		{"hot and slow", []node{{temp: 90, latency: 50 * ms}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 6 * ms}}, "drain:n1"},
-		{"hot but not slow", []node{{temp: 90, latency: 6 * ms}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 6 * ms}}, ""},
-		{"slow but cool", []node{{temp: 60, latency: 50 * ms}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 6 * ms}}, ""},
-		{"slow by ratio but not by delta", []node{{temp: 90, latency: 3 * ms}, {temp: 40, latency: 1 * ms}, {temp: 40, latency: 1 * ms}}, ""},
-		{"stale temperature is no data", []node{{temp: 90, latency: 50 * ms, tempAge: 10 * time.Second}, {temp: 40, latency: 5 * ms}}, ""},
-		{"no temperature at all", []node{{noTemp: true, latency: 50 * ms}, {temp: 40, latency: 5 * ms}}, ""},
-		{"no peers to compare", []node{{temp: 90, latency: 50 * ms}}, ""},
-		{"operator maintenance is left alone", []node{{temp: 90, latency: 50 * ms, status: StatusMaint}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}}, ""},
-		{"budget: another server already out", []node{{temp: 90, latency: 50 * ms}, {temp: 40, latency: 5 * ms, status: StatusMaint}, {temp: 40, latency: 5 * ms}}, "hold:n1"},
-		{"budget counts servers down for any reason", []node{{temp: 90, latency: 50 * ms}, {temp: 40, latency: 5 * ms, status: StatusDown}, {temp: 40, latency: 5 * ms}}, "hold:n1"},
-		{"two hot nodes, budget of one", []node{{temp: 90, latency: 50 * ms}, {temp: 91, latency: 60 * ms}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}}, "drain:n1,hold:n2"},
+		{"hot, throttling and slow", []node{hotSlow(), cool(), cool(), cool()}, "shed:n1"},
+		{"link errors and slow", []node{cool().with(func(n *node) { n.fcs = 50; n.latency = 60 * ms }), cool(), cool(), cool()}, "shed:n1"},
+		{"warm below limits, not slow", []node{cool().with(func(n *node) { n.temp = 75 }), cool(), cool(), cool()}, ""},
+		{"hot but not slow", []node{hotSlow().with(func(n *node) { n.latency = 6 * ms }), cool(), cool(), cool()}, ""},
+		{"slow with no physical evidence", []node{cool().with(func(n *node) { n.latency = 80 * ms }), cool(), cool(), cool()}, ""},
+		{"no temperature: no data, no action", []node{hotSlow().with(func(n *node) { n.noTemp = true; n.throttle = 0 }), cool(), cool(), cool()}, ""},
+		{"no peers to compare", []node{hotSlow()}, ""},
+		{"budget: half the backend already out", []node{hotSlow(), cool().with(func(n *node) { n.status = StatusMaint }), cool(), cool().with(func(n *node) { n.status = StatusDown })}, "pinned:n2,shed:n1(withheld)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := New(testPolicy)
-			if err != nil {
-				t.Fatal(err)
+			e := mustEngine(t, testPolicy)
+			ds, _ := run(e, t0, testPolicy.Hold, tc.nodes...)
+			if got := kinds(ds); got != tc.want {
+				t.Errorf("decisions %q, want %q", got, tc.want)
 			}
-			if got := kinds(e.Evaluate(t0, rack(t0, tc.nodes...))); got != "" {
-				t.Fatalf("acted before the hold: %s", got)
-			}
-			now := t0.Add(testPolicy.Hold)
-			if got := kinds(e.Evaluate(now, rack(now, tc.nodes...))); got != tc.want {
-				t.Errorf("actions = %q, want %q", got, tc.want)
+			for _, d := range ds {
+				if (d.Action == ActShed || d.Action == ActDrain) && (len(d.Evidence) == 0 || d.FirstFired == "") {
+					t.Errorf("%s without evidence: %+v", d.Action, d)
+				}
 			}
 		})
 	}
 }
 
-func TestHoldRestartsWhenConditionBreaks(t *testing.T) {
-	e, _ := New(testPolicy)
-	hot := []node{{temp: 90, latency: 50 * ms}, {temp: 40, latency: 5 * ms}}
-	cool := []node{{temp: 60, latency: 50 * ms}, {temp: 40, latency: 5 * ms}}
-	e.Evaluate(t0, rack(t0, hot...))
-	t1 := t0.Add(time.Second)
-	e.Evaluate(t1, rack(t1, cool...))
-	t2 := t0.Add(testPolicy.Hold)
-	if got := kinds(e.Evaluate(t2, rack(t2, hot...))); got != "" {
-		t.Errorf("drained although the condition broke during the hold: %s", got)
+func TestShedDrainRestoreRamp(t *testing.T) {
+	e := mustEngine(t, testPolicy)
+	ds, now := run(e, t0, testPolicy.Hold, hotSlow(), cool(), cool(), cool())
+	if kinds(ds) != "shed:n1" {
+		t.Fatalf("got %q", kinds(ds))
+	}
+	if d := ds[0]; d.Desired.Weight != 50 || d.FirstFired != "cpu_temperature" || !strings.Contains(d.String(), "throttle_rate 1 events/s ≥ 0.1") {
+		t.Errorf("shed decision %s (first %s)", d, d.FirstFired)
+	}
+	// Still hot after the shed, and its latency improved (so no rollback):
+	// drained once DrainAfter has passed.
+	better := hotSlow().with(func(n *node) { n.latency = 30 * ms })
+	ds, now = run(e, now, testPolicy.DrainAfter, better, cool(), cool(), cool())
+	if kinds(ds) != "drain:n1" {
+		t.Fatalf("after the shed: %q", kinds(ds))
+	}
+	// Cooled down: restore hold, then 25 → 50 → 100 with step holds.
+	ds, _ = run(e, now, 20*time.Second, cool(), cool(), cool(), cool())
+	var steps []Level
+	for _, d := range ds {
+		steps = append(steps, d.To)
+	}
+	if kinds(ds) != "restore:n1,restore:n1,restore:n1" || steps[0] != Ramp25 || steps[1] != Ramp50 || steps[2] != Full {
+		t.Errorf("restore: %q %v", kinds(ds), steps)
+	}
+	if gap := ds[1].At.Sub(ds[0].At); gap < testPolicy.StepHold {
+		t.Errorf("ramp steps %s apart, step hold %s", gap, testPolicy.StepHold)
 	}
 }
 
-func TestRestoreAfterCoolHold(t *testing.T) {
-	e, _ := New(testPolicy)
-	hot := []node{{temp: 90, latency: 50 * ms}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}}
-	e.Evaluate(t0, rack(t0, hot...))
-	now := t0.Add(testPolicy.Hold)
-	as := e.Evaluate(now, rack(now, hot...))
-	if kinds(as) != "drain:n1" {
-		t.Fatalf("no drain: %v", as)
+func TestRollbackWhenTheShedDoesNotHelp(t *testing.T) {
+	e := mustEngine(t, Policy(testPolicy).with(func(p *Policy) { p.DrainAfter = time.Hour }))
+	ds, now := run(e, t0, testPolicy.Hold, hotSlow(), cool(), cool(), cool())
+	if kinds(ds) != "shed:n1" {
+		t.Fatalf("got %q", kinds(ds))
 	}
-	if !strings.Contains(as[0].Reason, "90.0 °C") || !strings.Contains(as[0].Reason, "50ms") {
-		t.Errorf("reason lacks the evidence: %s", as[0].Reason)
+	ds, now = run(e, now, testPolicy.VerifyWindow, hotSlow(), cool(), cool(), cool()) // no better
+	if kinds(ds) != "rollback:n1" || ds[0].Alarm != AlarmRollback || e.Level(Target{"n1", "lb1", "api", "s1"}) != Full {
+		t.Fatalf("got %q", kinds(ds))
 	}
-	drained := []node{{temp: 72, latency: 50 * ms, status: StatusDrain}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}}
-	cooled := []node{{temp: 65, latency: 50 * ms, status: StatusDrain}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}}
-	stale := []node{{temp: 65, latency: 50 * ms, status: StatusDrain, tempAge: time.Minute}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}}
-	steps := []struct {
-		after time.Duration
-		nodes []node
-		want  string
-	}{
-		{1 * time.Second, drained, ""}, // between cool and hot: stays drained
-		{2 * time.Second, cooled, ""},  // cool run starts
-		{3 * time.Second, stale, ""},   // no data: not cool, run restarts
-		{4 * time.Second, cooled, ""},  // cool run starts again
-		{6 * time.Second, cooled, ""},  // 2 s of 3
-		{7 * time.Second, cooled, "restore:n1"},
-		{8 * time.Second, cooled[:0], ""},
-	}
-	for _, st := range steps {
-		at := now.Add(st.after)
-		if got := kinds(e.Evaluate(at, rack(at, st.nodes...))); got != st.want {
-			t.Errorf("at +%s: actions %q, want %q", st.after, got, st.want)
-		}
+	ds, _ = run(e, now, 10*time.Second, hotSlow(), cool(), cool(), cool())
+	if kinds(ds) != "" {
+		t.Errorf("re-shed during the cooldown: %q", kinds(ds))
 	}
 }
 
-func TestOperatorOverride(t *testing.T) {
-	e, _ := New(testPolicy)
-	hot := []node{{temp: 90, latency: 50 * ms}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}}
-	e.Evaluate(t0, rack(t0, hot...))
-	now := t0.Add(testPolicy.Hold)
-	if kinds(e.Evaluate(now, rack(now, hot...))) != "drain:n1" {
-		t.Fatal("no drain")
+func TestHardwareProtectionWithoutRegression(t *testing.T) {
+	e := mustEngine(t, testPolicy)
+	critical := node{temp: 98, limit: 100, latency: 5 * ms}
+	ds, now := run(e, t0, testPolicy.Hold, critical, cool(), cool(), cool())
+	if kinds(ds) != "shed:n1" || ds[0].Alarm != AlarmHardware {
+		t.Fatalf("got %q", kinds(ds))
 	}
-	// The load balancer still shows the server up right after the drain:
-	// a stale reading, not an operator's restore.
-	at := now.Add(100 * time.Millisecond)
-	e.Evaluate(at, rack(at, hot...))
-	if !e.Drained("n1", "lb1", "api") {
-		t.Fatal("a stale UP reading undid the drain")
-	}
-	drained := append([]node{{temp: 90, latency: 50 * ms, status: StatusDrain}}, hot[1:]...)
-	at = now.Add(500 * time.Millisecond)
-	e.Evaluate(at, rack(at, drained...))
-	// The operator sets the server ready although it is still hot.
-	for i := 1; i <= 10; i++ {
-		at := now.Add(time.Duration(i) * time.Second)
-		if got := kinds(e.Evaluate(at, rack(at, hot...))); got != "" {
-			t.Fatalf("re-drained %s after the operator's restore: %s", time.Duration(i)*time.Second, got)
-		}
-	}
-	later := now.Add(testPolicy.OverrideHold + time.Second)
-	e.Evaluate(later, rack(later, hot...))
-	later = later.Add(testPolicy.Hold)
-	if got := kinds(e.Evaluate(later, rack(later, hot...))); got != "drain:n1" {
-		t.Errorf("after the override hold: %q, want drain:n1", got)
+	ds, _ = run(e, now, testPolicy.DrainAfter, critical, cool(), cool(), cool())
+	if kinds(ds) != "drain:n1" {
+		t.Errorf("got %q", kinds(ds))
 	}
 }
 
-func TestFailedActionFollowsTheLoadBalancer(t *testing.T) {
-	e, _ := New(testPolicy)
-	hot := []node{{temp: 90, latency: 50 * ms}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}}
-	e.Evaluate(t0, rack(t0, hot...))
-	now := t0.Add(testPolicy.Hold)
-	as := e.Evaluate(now, rack(now, hot...))
-	e.Failed(as[0])
-	if e.Drained("n1", "lb1", "api") {
-		t.Error("engine still believes n1 is drained after the drain failed")
+func TestRackWideHeatRaisesOneAlarm(t *testing.T) {
+	e := mustEngine(t, testPolicy)
+	hot := hotSlow().with(func(n *node) { n.rack = "r2" })
+	c := cool().with(func(n *node) { n.rack = "r2" })
+	ds, _ := run(e, t0, 20*time.Second, hot, hot, hot, c, cool())
+	if kinds(ds) != "alarm:r2" || !ds[0].AlarmActive || ds[0].Alarm != AlarmRackCooling {
+		t.Errorf("decisions %q: want one rack alarm and no drain", kinds(ds))
 	}
+}
+
+func TestPinsAndOperators(t *testing.T) {
+	e := mustEngine(t, testPolicy)
+	e.SetPin("n1", true, "alice", "firmware update", t0)
+	if ds, _ := run(e, t0, 20*time.Second, hotSlow(), cool(), cool(), cool()); kinds(ds) != "" {
+		t.Fatalf("acted on a pinned node: %q", kinds(ds))
+	}
+	e.SetPin("n1", false, "alice", "", t0)
+	ds, now := run(e, t0.Add(time.Minute), testPolicy.Hold, hotSlow(), cool(), cool(), cool())
+	if kinds(ds) != "shed:n1" {
+		t.Fatalf("after unpin: %q", kinds(ds))
+	}
+	// The load balancer confirms the shed, then an operator sets 100 %.
+	e.Evaluate(now, follow(e, scenario(now, hotSlow(), cool(), cool(), cool())))
 	now = now.Add(time.Second)
-	if got := kinds(e.Evaluate(now, rack(now, hot...))); got != "drain:n1" {
-		t.Errorf("retry after failure = %q, want drain:n1", got)
+	ds = e.Evaluate(now, scenario(now, hotSlow(), cool(), cool(), cool()))
+	if kinds(ds) != "pinned:n1" {
+		t.Fatalf("operator's change: %q", kinds(ds))
+	}
+	for i := 0; i < 20; i++ { // the operator's 80 % stays
+		now = now.Add(time.Second)
+		if ds := e.Evaluate(now, scenario(now, hotSlow().with(func(n *node) { n.weight = 80 }), cool(), cool(), cool())); len(ds) > 0 {
+			t.Fatalf("acted against the operator: %q", kinds(ds))
+		}
+	}
+	// Back at 100 %: the operator is done, the engine resumes.
+	now = now.Add(time.Second)
+	if ds := e.Evaluate(now, scenario(now, hotSlow(), cool(), cool(), cool())); kinds(ds) != "pinned:n1" {
+		t.Errorf("release: %q", kinds(ds))
 	}
 }
+
+func TestStaleLBReadingIsNotAnOperator(t *testing.T) {
+	e := mustEngine(t, testPolicy)
+	_, now := run(e, t0, testPolicy.Hold, hotSlow(), cool(), cool(), cool())
+	// The next reading predates the command: still 100 %.
+	if ds := e.Evaluate(now, scenario(now, hotSlow(), cool(), cool(), cool())); kinds(ds) != "" {
+		t.Errorf("a stale reading was taken for an operator: %q", kinds(ds))
+	}
+}
+
+func TestGlobalStopAndDryRun(t *testing.T) {
+	e := mustEngine(t, testPolicy)
+	e.SetStop(true, "bob", t0)
+	ds, _ := run(e, t0, 10*time.Second, hotSlow(), cool(), cool(), cool())
+	if kinds(ds) != "shed:n1(withheld)" || ds[0].Withheld != "global stop" {
+		t.Fatalf("under stop: %q", kinds(ds))
+	}
+	e2 := mustEngine(t, testPolicy)
+	e2.SetDryRun(true, "bob", t0)
+	var all []Decision
+	now := t0
+	for ; now.Before(t0.Add(10 * time.Second)); now = now.Add(time.Second) {
+		all = append(all, e2.Evaluate(now, scenario(now, hotSlow(), cool(), cool(), cool()))...) // the LB never changes
+	}
+	if kinds(all) != "shed:n1,drain:n1" || !all[0].DryRun || !all[1].DryRun || len(e2.Desired()) != 0 {
+		t.Errorf("dry run: %q, desired %v", kinds(all), e2.Desired())
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	e := mustEngine(t, Policy(testPolicy).with(func(p *Policy) { p.MaxActionsPerHour = 1; p.MaxFraction = 1 }))
+	ds, _ := run(e, t0, testPolicy.Hold, hotSlow(), hotSlow(), cool(), cool())
+	if kinds(ds) != "shed:n1,shed:n2(withheld)" || !strings.HasPrefix(ds[1].Withheld, "rate limit") {
+		t.Errorf("got %q", kinds(ds))
+	}
+}
+
+func (p Policy) with(f func(*Policy)) Policy { f(&p); return p }
 
 func TestPolicyValidate(t *testing.T) {
 	for _, p := range []Policy{
-		{HotCelsius: 70, CoolCelsius: 80},
+		{HotCelsius: 90, CritCelsius: 80},
 		{LatencyRatio: 0.5},
-		{MaxDrainedPerBackend: -1},
+		{MaxFraction: 2},
 	} {
 		if _, err := New(p); err == nil {
 			t.Errorf("New(%+v) accepted", p)
-		}
-	}
-}
-
-func TestBudgetCountsDrainsNotYetVisible(t *testing.T) {
-	e, _ := New(testPolicy)
-	n1hot := []node{{temp: 90, latency: 50 * ms}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}}
-	e.Evaluate(t0, rack(t0, n1hot...))
-	now := t0.Add(testPolicy.Hold)
-	if got := kinds(e.Evaluate(now, rack(now, n1hot...))); got != "drain:n1" {
-		t.Fatalf("got %q", got)
-	}
-	// n2 turns hot while the load balancer still reports n1 as UP.
-	both := []node{{temp: 90, latency: 50 * ms}, {temp: 90, latency: 50 * ms}, {temp: 40, latency: 5 * ms}, {temp: 40, latency: 5 * ms}}
-	for i := 1; i <= 3; i++ {
-		at := now.Add(time.Duration(i) * time.Second)
-		if got := kinds(e.Evaluate(at, rack(at, both...))); strings.Contains(got, "drain") {
-			t.Fatalf("second drain past the budget at +%ds: %s", i, got)
 		}
 	}
 }

@@ -226,7 +226,8 @@ func TestClosedLoopDrainsHotSlowNodeAndRestoresIt(t *testing.T) {
 	for i, n := range nodes {
 		servers = append(servers, testrig.HAProxyServer{Name: fmt.Sprintf("s%d", i+1), Addr: n.srv.Listener.Addr().String()})
 	}
-	lbProc := testrig.StartHAProxy(t, testrig.HAProxyOpts{Servers: servers})
+	// Graded weights need room: HAProxy rounds 25 % of the default weight 1 down to 0.
+	lbProc := testrig.StartHAProxy(t, testrig.HAProxyOpts{Servers: servers, ServerOptions: "weight 100"})
 	bmcs := []*bmc{startBMC(t, 45), startBMC(t, 45), startBMC(t, 45)}
 	rec := testrig.Recording(t, "ios_2960x")
 	tor := testrig.StartSnmpsim(t, filepath.Dir(rec))
@@ -258,6 +259,7 @@ snmp:
 		fmt.Fprintf(&inv, "  - {name: node%d, rack: r1, edge: rack1, bmc: node%d-bmc, lb: [{haproxy: lb1, backend: api, server: s%d}]}\n", i+1, i+1, i+1)
 	}
 	collCfg := writeConfig(t, "collector.yaml", fmt.Sprintf(`version: 1
+state_dir: %s
 mqtt:
   broker: %s
   group: site1
@@ -265,17 +267,21 @@ mqtt:
 haproxy:
   - {name: lb1, address: %s, period: 250ms}
 nodes:
-%spolicy:
+%scorrelation: {window: 5s, baseline: 60s}
+policy:
   hot_celsius: 80
-  cool_celsius: 70
+  crit_celsius: 95
   latency_ratio: 2
   latency_min_delta: 8ms
+  min_samples: 20
   hold: 1s
+  drain_after: 2s
   restore_hold: 2s
+  step_hold: 1s
   stale_after: 5s
-  max_drained_per_backend: 1
+  verify_window: 30s
   tick: 200ms
-`, broker.URL, lbProc.Socket, inv.String()))
+`, t.TempDir(), broker.URL, lbProc.Socket, inv.String()))
 
 	for _, c := range [][]string{{"rackwatch-edge", edgeCfg}, {"rackwatch-collector", collCfg}} {
 		out, err := exec.Command(filepath.Join(bins, c[0]), "check-config", c[1]).CombinedOutput()

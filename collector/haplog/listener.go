@@ -162,20 +162,29 @@ func (l *Listener) Add(e Entry, t time.Time) {
 
 var ranks = []float64{0.50, 0.95, 0.99}
 
-func (l *Listener) stats(key [2]string, s *server, now time.Time) Stats {
+// window merges the live slots of servers into one Stats.
+func (l *Listener) window(now time.Time, servers ...*server) Stats {
 	idx := now.UnixNano() / int64(l.slotLen)
+	var st Stats
 	var live []*hist
-	st := Stats{Backend: key[0], Server: key[1]}
-	for i := range s.slots {
-		if idx-s.stamp[i] < int64(len(s.slots)) && s.stamp[i] <= idx {
-			live = append(live, &s.slots[i])
-			st.Status5xx += s.slots[i].s5xx
-			st.Status504 += s.slots[i].s504
+	for _, s := range servers {
+		for i := range s.slots {
+			if idx-s.stamp[i] < int64(len(s.slots)) && s.stamp[i] <= idx {
+				live = append(live, &s.slots[i])
+				st.Status5xx += s.slots[i].s5xx
+				st.Status504 += s.slots[i].s504
+			}
 		}
 	}
 	var q [3]time.Duration
 	st.Requests = quantiles(live, ranks, q[:])
 	st.P50, st.P95, st.P99 = q[0], q[1], q[2]
+	return st
+}
+
+func (l *Listener) stats(key [2]string, s *server, now time.Time) Stats {
+	st := l.window(now, s)
+	st.Backend, st.Server = key[0], key[1]
 	return st
 }
 
@@ -188,6 +197,21 @@ func (l *Listener) Server(backend, srv string) (Stats, bool) {
 		return Stats{}, false
 	}
 	return l.stats([2]string{backend, srv}, s, l.opts.Now()), true
+}
+
+// Backend returns the statistics of all of a backend's servers together.
+func (l *Listener) Backend(backend string) (Stats, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var servers []*server
+	for k, s := range l.servers {
+		if k[0] == backend {
+			servers = append(servers, s)
+		}
+	}
+	st := l.window(l.opts.Now(), servers...)
+	st.Backend = backend
+	return st, len(servers) > 0
 }
 
 // All returns every server's statistics, sorted by backend and server.

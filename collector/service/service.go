@@ -1,62 +1,66 @@
 // Package service wires the collector together: MQTT ingest into the
-// telemetry store, HAProxy polling, and the decision loop that turns both
-// into drain and restore commands on the HAProxy runtime API. Every decision
-// is logged with its evidence, kept in a bounded in-memory log and, when
-// configured, written to InfluxDB.
+// telemetry store, the load-balancer watcher and the request-log listener
+// as latency sources, the correlator that turns them into observations, the
+// decision engine, and the actuators that carry its decisions out on the
+// HAProxy runtime API. Every decision is logged with its evidence, kept in
+// a bounded in-memory log and, when configured, written to InfluxDB.
 package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/rackwatch/rackwatch/collector/config"
+	"github.com/rackwatch/rackwatch/collector/correlate"
 	"github.com/rackwatch/rackwatch/collector/decide"
+	"github.com/rackwatch/rackwatch/collector/haplog"
 	"github.com/rackwatch/rackwatch/collector/haproxy"
 	"github.com/rackwatch/rackwatch/collector/influx"
 	"github.com/rackwatch/rackwatch/collector/ingest"
+	"github.com/rackwatch/rackwatch/collector/latency"
+	"github.com/rackwatch/rackwatch/collector/lbwatch"
 	"github.com/rackwatch/rackwatch/collector/telemetry"
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
-// LoadBalancer is what the collector needs from a load balancer.
-type LoadBalancer interface {
-	ShowStat(ctx context.Context) ([]haproxy.Stat, error)
+// Runtime is what the collector needs from an HAProxy runtime API.
+type Runtime interface {
+	lbwatch.Runtime
 	SetServerState(ctx context.Context, backend, server string, state haproxy.State) error
+	SetWeight(ctx context.Context, backend, server string, pct int) error
 }
 
 // Opts are the run-time dependencies of the service.
 type Opts struct {
 	Logger *slog.Logger
 	Now    func() time.Time
-	// LoadBalancers overrides the HAProxy clients built from the
-	// configuration, by instance name.
-	LoadBalancers map[string]LoadBalancer
+	// Runtimes overrides the HAProxy clients built from the configuration,
+	// by instance name.
+	Runtimes map[string]Runtime
 	// DecisionLog bounds the decisions kept in memory (default 1000).
 	DecisionLog int
 }
 
 // Service is a running collector.
 type Service struct {
-	cfg     *config.Config
-	opts    Opts
-	log     *slog.Logger
-	store   *telemetry.Store
-	ingest  *ingest.Ingester
-	engine  *decide.Engine
-	lbs     map[string]LoadBalancer
-	influx  *influx.Sink
-	mu      sync.Mutex
-	stats   map[string]lbStats // by HAProxy instance name
-	history []decide.Action
-}
+	cfg    *config.Config
+	opts   Opts
+	log    *slog.Logger
+	store  *telemetry.Store
+	ingest *ingest.Ingester
+	lbs    *lbwatch.Watcher
+	reqlog *haplog.Listener
+	corr   *correlate.Correlator
+	rts    map[string]Runtime
+	influx *influx.Sink
 
-type lbStats struct {
-	at      time.Time
-	servers map[[2]string]haproxy.Stat // backend, server
+	mu      sync.Mutex // guards engine and history
+	engine  *decide.Engine
+	history []decide.Decision
 }
 
 // New builds the service from cfg; nothing runs until Run.
@@ -70,23 +74,35 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 	if opts.DecisionLog <= 0 {
 		opts.DecisionLog = 1000
 	}
-	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, store: telemetry.New(0),
-		lbs: map[string]LoadBalancer{}, stats: map[string]lbStats{}}
+	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, store: telemetry.New(0), rts: map[string]Runtime{}}
 	var err error
 	if s.engine, err = decide.New(cfg.Policy.Decide()); err != nil {
 		return nil, err
 	}
-	for _, h := range cfg.HAProxy {
-		if lb, ok := opts.LoadBalancers[h.Name]; ok {
-			s.lbs[h.Name] = lb
-			continue
-		}
-		c, err := haproxy.New(&haproxy.Opts{Name: h.Name, Addr: h.Address, Timeout: h.Timeout})
-		if err != nil {
-			return nil, fmt.Errorf("service: %w", err)
-		}
-		s.lbs[h.Name] = c
+	if cfg.Policy.DryRun {
+		s.engine.SetDryRun(true, "configuration", opts.Now())
 	}
+	var instances []lbwatch.Instance
+	for _, h := range cfg.HAProxy {
+		rt, ok := opts.Runtimes[h.Name]
+		if !ok {
+			c, err := haproxy.New(&haproxy.Opts{Name: h.Name, Addr: h.Address, Timeout: h.Timeout})
+			if err != nil {
+				return nil, fmt.Errorf("service: %w", err)
+			}
+			rt = c
+		}
+		s.rts[h.Name] = rt
+		instances = append(instances, lbwatch.Instance{Name: h.Name, Runtime: rt, Period: h.Period})
+	}
+	s.lbs = lbwatch.New(instances, cfg.Correlation.Window, opts.Logger, opts.Now)
+	var sources []latency.Source
+	if h := cfg.HAProxyLog; h != nil {
+		s.reqlog = haplog.New(haplog.Opts{Addr: h.Listen, Window: h.Window, Now: opts.Now, Logger: opts.Logger})
+		sources = append(sources, latency.Log{L: s.reqlog})
+	}
+	sources = append(sources, s.lbs)
+	s.corr = correlate.New(cfg, s.store, s.lbs, sources, s.engine.Policy().MinSamples)
 	if ic := cfg.InfluxDB; ic != nil {
 		if s.influx, err = influx.New(&influx.Opts{URL: ic.URL, Database: ic.Database, RetentionPolicy: ic.RetentionPolicy,
 			Username: ic.Username, Password: string(ic.Password), Logger: opts.Logger}); err != nil {
@@ -125,30 +141,33 @@ func (s *Service) Store() *telemetry.Store { return s.store }
 func (s *Service) Ingest() *ingest.Ingester { return s.ingest }
 
 // Decisions returns the decisions made so far, oldest first.
-func (s *Service) Decisions() []decide.Action {
+func (s *Service) Decisions() []decide.Decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]decide.Action(nil), s.history...)
+	return append([]decide.Decision(nil), s.history...)
 }
+
+// Observations returns what the engine would weigh now.
+func (s *Service) Observations() []decide.Observation { return s.corr.Observations(s.opts.Now()) }
 
 // Run runs every part until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := s.ingest.Run(ctx); err != nil {
-			s.log.Error("ingest stopped", "err", err)
-		}
-	}()
-	for _, h := range s.cfg.HAProxy {
+	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.pollLB(ctx, h)
+			if err := f(ctx); err != nil {
+				s.log.Error(name+" stopped", "err", err)
+			}
 		}()
 	}
-	s.log.Info("collector running", "nodes", len(s.cfg.Nodes), "haproxy", len(s.cfg.HAProxy), "dry_run", s.cfg.Policy.DryRun)
+	run("ingest", s.ingest.Run)
+	run("load-balancer watcher", s.lbs.Run)
+	if s.reqlog != nil {
+		run("request log listener", s.reqlog.Run)
+	}
+	s.log.Info("collector running", "nodes", len(s.cfg.Nodes), "haproxy", len(s.cfg.HAProxy), "dry_run", s.engine.DryRun())
 	t := time.NewTicker(s.cfg.Policy.Tick)
 	defer t.Stop()
 	for done := false; !done; {
@@ -166,127 +185,67 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) pollLB(ctx context.Context, h config.HAProxy) {
-	lb := s.lbs[h.Name]
-	t := time.NewTicker(h.Period)
-	defer t.Stop()
-	failing := false
-	for {
-		stats, err := lb.ShowStat(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		switch {
-		case err != nil && !failing:
-			s.log.Warn("reading HAProxy failed; retrying", "haproxy", h.Name, "address", h.Address, "err", err)
-			failing = true
-		case err == nil:
-			if failing {
-				s.log.Info("reading HAProxy recovered", "haproxy", h.Name)
-				failing = false
-			}
-			m := map[[2]string]haproxy.Stat{}
-			for _, st := range haproxy.Servers(stats) {
-				m[[2]string{st.Proxy, st.Server}] = st
-			}
-			s.mu.Lock()
-			s.stats[h.Name] = lbStats{at: s.opts.Now(), servers: m}
-			s.mu.Unlock()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// Observations builds the decision engine's view of every node.
-func (s *Service) Observations() []decide.Observation {
-	now := s.opts.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var obs []decide.Observation
-	for _, n := range s.cfg.Nodes {
-		m := telemetry.Match{Metric: sample.TemperatureCelsius}
-		if len(n.Sensors) > 0 {
-			m.Labels = map[string][]string{"sensor": n.Sensors}
-		}
-		temp, haveTemp := s.store.Max(n.Edge, n.BMC, m, time.Time{})
-		for _, lb := range n.LB {
-			o := decide.Observation{Node: n.Name, LB: lb.HAProxy, Backend: lb.Backend, Server: lb.Server}
-			if haveTemp {
-				o.Temp, o.TempAt = temp.V, temp.At
-			}
-			ls := s.stats[lb.HAProxy]
-			if st, ok := ls.servers[[2]string{lb.Backend, lb.Server}]; ok && now.Sub(ls.at) <= 3*s.period(lb.HAProxy) {
-				o.Status = Status(st.Status)
-				o.Latency, o.HaveLatency = st.RTime, true
-			}
-			obs = append(obs, o)
-		}
-	}
-	return obs
-}
-
-func (s *Service) period(name string) time.Duration {
-	for _, h := range s.cfg.HAProxy {
-		if h.Name == name {
-			return h.Period
-		}
-	}
-	return time.Second
-}
-
-// Status maps HAProxy's status column to the engine's states. "UP 1/3"
-// and "DOWN 1/2" are transitions that still count as their first word.
-func Status(s string) decide.Status {
-	word, _, _ := strings.Cut(s, " ")
-	switch word {
-	case "UP", "no":
-		return decide.StatusUp
-	case "DOWN", "NOLB":
-		return decide.StatusDown
-	case "DRAIN":
-		return decide.StatusDrain
-	case "MAINT":
-		return decide.StatusMaint
-	}
-	return decide.StatusUnknown
-}
-
 func (s *Service) tick(ctx context.Context) {
-	for _, a := range s.engine.Evaluate(s.opts.Now(), s.Observations()) {
-		s.act(ctx, a)
+	now := s.opts.Now()
+	obs := s.corr.Observations(now)
+	s.mu.Lock()
+	ds := s.engine.Evaluate(now, obs)
+	s.mu.Unlock()
+	for _, d := range ds {
+		s.carryOut(ctx, d)
 	}
 }
 
-func (s *Service) act(ctx context.Context, a decide.Action) {
-	var state haproxy.State
-	switch a.Kind {
-	case decide.Drain:
-		state = haproxy.Drain
-	case decide.Restore:
-		state = haproxy.Ready
+// changesLB reports whether a decision asks the load balancer for a change.
+func changesLB(d decide.Decision) bool {
+	switch d.Action {
+	case decide.ActShed, decide.ActDrain, decide.ActRestore, decide.ActRollback:
+		return d.Taken && !d.DryRun
 	}
-	if state != 0 && !s.cfg.Policy.DryRun {
+	return false
+}
+
+func (s *Service) carryOut(ctx context.Context, d decide.Decision) {
+	if changesLB(d) {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := s.lbs[a.LB].SetServerState(actx, a.Backend, a.Server, state)
+		err := s.apply(actx, d.LB, d.Backend, d.Server, d.Desired)
 		cancel()
 		if err != nil {
-			s.engine.Failed(a)
-			s.log.Error("decision not carried out", "action", a.Kind, "node", a.Node, "haproxy", a.LB, "server", a.Backend+"/"+a.Server, "err", err)
-			a.Reason += fmt.Sprintf(" [failed: %v]", err)
+			s.mu.Lock()
+			s.engine.Failed(d)
+			s.mu.Unlock()
+			d.Taken, d.Withheld = false, "the load balancer refused: "+err.Error()
+			s.log.Error("decision not carried out", "action", d.Action, "node", d.Node, "haproxy", d.LB, "server", d.Backend+"/"+d.Server, "err", err)
 		}
 	}
-	s.log.Info("decision", "action", a.Kind, "node", a.Node, "haproxy", a.LB, "server", a.Backend+"/"+a.Server, "dry_run", s.cfg.Policy.DryRun, "reason", a.Reason)
+	s.record(d)
+}
+
+// apply sets the server to exactly the desired state: to drain, the state;
+// otherwise the weight first, then ready, so a server coming back from a
+// drain takes its reduced share straight away.
+func (s *Service) apply(ctx context.Context, lb, backend, server string, d decide.Desired) error {
+	rt, ok := s.rts[lb]
+	if !ok {
+		return fmt.Errorf("service: unknown HAProxy instance %q", lb)
+	}
+	if d.Drain {
+		return rt.SetServerState(ctx, backend, server, haproxy.Drain)
+	}
+	return errors.Join(rt.SetWeight(ctx, backend, server, d.Weight), rt.SetServerState(ctx, backend, server, haproxy.Ready))
+}
+
+func (s *Service) record(d decide.Decision) {
+	s.log.Info("decision", "action", d.Action, "node", d.Node, "rack", d.Rack, "haproxy", d.LB, "server", d.Backend+"/"+d.Server,
+		"to", d.To.Desired().String(), "taken", d.Taken, "withheld", d.Withheld, "dry_run", d.DryRun, "alarm", d.Alarm,
+		"first_fired", d.FirstFired, "reason", d.String())
 	s.mu.Lock()
-	s.history = append(s.history, a)
+	s.history = append(s.history, d)
 	if len(s.history) > s.opts.DecisionLog {
 		s.history = s.history[len(s.history)-s.opts.DecisionLog:]
 	}
 	s.mu.Unlock()
-	if s.influx != nil {
-		s.influx.WriteDecision(influx.Decision{TS: a.At, Node: a.Node, Backend: a.Backend, Server: a.Server, Action: string(a.Kind), Reason: a.Reason})
+	if s.influx != nil && d.Node != "" {
+		s.influx.WriteDecision(influx.Decision{TS: d.At, Node: d.Node, Backend: d.Backend, Server: d.Server, Action: string(d.Action), Reason: d.String()})
 	}
 }

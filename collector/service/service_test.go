@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -17,29 +18,49 @@ import (
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
-// fakeLB is a load balancer whose runtime API fails until told otherwise.
-type fakeLB struct {
+// fakeRuntime answers like an HAProxy runtime API that is unreachable until
+// told otherwise, and applies what it is told.
+type fakeRuntime struct {
 	mu       sync.Mutex
 	down     bool
 	status   map[string]string
+	weight   map[string]int
 	rtime    map[string]time.Duration
+	stot     uint64
 	commands []string
 }
 
-func (f *fakeLB) ShowStat(context.Context) ([]haproxy.Stat, error) {
+func (f *fakeRuntime) ShowInfo(context.Context) (haproxy.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
 		return nil, errors.New("dial unix /run/haproxy/admin.sock: connect: no such file or directory")
 	}
+	return haproxy.Info{"Pid": "42", "Start_time_sec": "1"}, nil
+}
+
+func (f *fakeRuntime) ShowStat(context.Context) ([]haproxy.Stat, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stot += 100 // steady traffic
 	var out []haproxy.Stat
 	for s, st := range f.status {
-		out = append(out, haproxy.Stat{Proxy: "api", Server: s, Type: haproxy.Server, Status: st, RTime: f.rtime[s]})
+		out = append(out, haproxy.Stat{Proxy: "api", Server: s, Type: haproxy.Server, Status: st, RTime: f.rtime[s], Stot: f.stot})
 	}
 	return out, nil
 }
 
-func (f *fakeLB) SetServerState(_ context.Context, backend, server string, state haproxy.State) error {
+func (f *fakeRuntime) ShowServersState(context.Context) ([]haproxy.ServerState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []haproxy.ServerState
+	for s := range f.status {
+		out = append(out, haproxy.ServerState{Backend: "api", Server: s, OpState: 2, UWeight: f.weight[s], IWeight: 100})
+	}
+	return out, nil
+}
+
+func (f *fakeRuntime) SetServerState(_ context.Context, backend, server string, state haproxy.State) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.commands = append(f.commands, backend+"/"+server+" "+state.String())
@@ -51,35 +72,37 @@ func (f *fakeLB) SetServerState(_ context.Context, backend, server string, state
 	return nil
 }
 
-func (f *fakeLB) set(fn func()) {
+func (f *fakeRuntime) SetWeight(_ context.Context, backend, server string, pct int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commands = append(f.commands, backend+"/"+server+" weight "+strconv.Itoa(pct))
+	f.weight[server] = pct
+	return nil
+}
+
+func (f *fakeRuntime) set(fn func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn()
 }
 
-func (f *fakeLB) sent() []string {
+func (f *fakeRuntime) sent() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.commands...)
 }
 
 const cfgText = `version: 1
+state_dir: /tmp
 haproxy:
   - {name: lb1, address: /run/haproxy/admin.sock, period: 100ms}
 nodes:
   - {name: n1, edge: rack1, bmc: b1, lb: [{haproxy: lb1, backend: api, server: s1}]}
   - {name: n2, edge: rack1, bmc: b2, lb: [{haproxy: lb1, backend: api, server: s2}]}
   - {name: n3, edge: rack1, bmc: b3, lb: [{haproxy: lb1, backend: api, server: s3}]}
-policy: {hot_celsius: 80, cool_celsius: 70, latency_min_delta: 5ms, hold: 300ms, restore_hold: 300ms, stale_after: 10s, tick: 50ms}
+correlation: {window: 2s, baseline: 10s}
+policy: {hot_celsius: 80, crit_celsius: 95, latency_min_delta: 5ms, min_samples: 10, hold: 300ms, drain_after: 1h, restore_hold: 300ms, step_hold: 200ms, stale_after: 10s, verify_window: 1h, tick: 50ms}
 `
-
-func temps(now time.Time, c ...float64) map[string][]sample.Sample {
-	m := map[string][]sample.Sample{}
-	for i, v := range c {
-		m["b"+string(rune('1'+i))] = []sample.Sample{{Metric: sample.TemperatureCelsius, Labels: sample.L("sensor", "CPU"), Value: sample.Float(v), TS: now}}
-	}
-	return m
-}
 
 func TestServiceActsThroughTheLoadBalancerAndSurvivesItsOutage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
@@ -88,9 +111,10 @@ func TestServiceActsThroughTheLoadBalancerAndSurvivesItsOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := &fakeLB{down: true, status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"},
-		rtime: map[string]time.Duration{"s1": 2 * time.Millisecond, "s2": 40 * time.Millisecond, "s3": 3 * time.Millisecond}}
-	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), LoadBalancers: map[string]LoadBalancer{"lb1": lb}})
+	lb := &fakeRuntime{down: true, status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"},
+		weight: map[string]int{"s1": 100, "s2": 100, "s3": 100},
+		rtime:  map[string]time.Duration{"s1": 2 * time.Millisecond, "s2": 40 * time.Millisecond, "s3": 3 * time.Millisecond}}
+	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Runtimes: map[string]Runtime{"lb1": lb}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +124,9 @@ func TestServiceActsThroughTheLoadBalancerAndSurvivesItsOutage(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	feed := func(c ...float64) {
-		for dev, s := range temps(time.Now(), c...) {
-			svc.Store().Add("rack1", dev, s)
+		for i, v := range c {
+			svc.Store().Add("rack1", "b"+strconv.Itoa(i+1), []sample.Sample{{Metric: sample.TemperatureCelsius,
+				Labels: sample.L("sensor", "CPU"), Value: sample.Float(v), TS: time.Now()}})
 		}
 	}
 	// Hot and slow, but HAProxy is unreachable: no latency, no action.
@@ -118,31 +143,22 @@ func TestServiceActsThroughTheLoadBalancerAndSurvivesItsOutage(t *testing.T) {
 		feed(40, 90, 40)
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := lb.sent(); len(got) != 1 || got[0] != "api/s2 drain" {
-		t.Fatalf("commands = %v, want api/s2 drain", got)
+	if got := lb.sent(); len(got) != 2 || got[0] != "api/s2 weight 50" || got[1] != "api/s2 ready" {
+		t.Fatalf("commands = %v, want a shed of api/s2 to 50 %%", got)
 	}
-	for len(lb.sent()) == 1 && time.Now().Before(deadline.Add(5*time.Second)) {
+	lb.set(func() { lb.rtime["s2"] = 3 * time.Millisecond })
+	for len(lb.sent()) < 4 && time.Now().Before(deadline.Add(5*time.Second)) {
 		feed(40, 60, 40)
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := lb.sent(); len(got) != 2 || got[1] != "api/s2 ready" {
-		t.Fatalf("commands = %v, want a restore of api/s2", got)
+	if got := lb.sent(); len(got) < 4 || got[2] != "api/s2 weight 100" {
+		t.Fatalf("commands = %v, want api/s2 back to 100 %%", got)
 	}
-	ds := svc.Decisions()
-	if len(ds) != 2 || ds[0].Kind != decide.Drain || ds[1].Kind != decide.Restore {
-		t.Errorf("decision log = %v", ds)
+	var kinds []decide.Action
+	for _, d := range svc.Decisions() {
+		kinds = append(kinds, d.Action)
 	}
-}
-
-func TestStatus(t *testing.T) {
-	for in, want := range map[string]decide.Status{
-		"UP": decide.StatusUp, "UP 1/3": decide.StatusUp, "no check": decide.StatusUp,
-		"DOWN": decide.StatusDown, "DOWN 1/2": decide.StatusDown, "NOLB": decide.StatusDown,
-		"DRAIN": decide.StatusDrain, "MAINT": decide.StatusMaint, "MAINT (via api/s1)": decide.StatusMaint,
-		"": decide.StatusUnknown, "weird": decide.StatusUnknown,
-	} {
-		if got := Status(in); got != want {
-			t.Errorf("Status(%q) = %v, want %v", in, got, want)
-		}
+	if len(kinds) != 2 || kinds[0] != decide.ActShed || kinds[1] != decide.ActRestore {
+		t.Errorf("decision log = %v", kinds)
 	}
 }

@@ -304,3 +304,24 @@ func (s *Store) Rate(edge, dev string, m Match, now time.Time, window time.Durat
 	})
 	return r, ok
 }
+
+// Changes counts how often the matching gauges changed value within the
+// window (a link going down and up is two changes), summed over series.
+func (s *Store) Changes(edge, dev string, m Match, now time.Time, window time.Duration) (int, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	from := now.Add(-window).UnixNano()
+	total, ok := 0, false
+	s.each(edge, dev, m, func(sr *series) {
+		var prev sample.Value
+		have := false
+		sr.points(func(p point) {
+			if have && p.ts >= from && p.v != prev {
+				total++
+			}
+			prev, have = p.v, true
+		})
+		ok = true
+	})
+	return total, ok
+}

@@ -119,3 +119,18 @@ func BenchmarkAdd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "samples/s")
 }
+
+func TestChanges(t *testing.T) {
+	s := New(0)
+	up := func(v bool, at time.Duration) sample.Sample {
+		return sample.Sample{Metric: sample.IfOperUp, Labels: sample.L("ifname", "swp1"), Value: sample.Bool(v), TS: t0.Add(at)}
+	}
+	s.Add("e", "tor1", []sample.Sample{up(true, 0), up(false, 10*time.Second), up(true, 20*time.Second), up(true, 30*time.Second)})
+	m := Match{Metric: sample.IfOperUp}
+	if n, ok := s.Changes("e", "tor1", m, t0.Add(30*time.Second), time.Minute); !ok || n != 2 {
+		t.Errorf("changes = %d, %v; want a flap (2)", n, ok)
+	}
+	if n, _ := s.Changes("e", "tor1", m, t0.Add(30*time.Second), 5*time.Second); n != 0 {
+		t.Errorf("changes in the last 5 s = %d", n)
+	}
+}
