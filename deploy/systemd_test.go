@@ -72,7 +72,7 @@ func TestSystemdUnitsVerify(t *testing.T) {
 func TestARMBinaries(t *testing.T) {
 	for _, tc := range []struct {
 		goarch, goarm, qemu string
-		maxBytes           int64
+		maxBytes            int64
 	}{
 		{"arm", "7", "qemu-arm-static", 12 << 20},
 		{"arm64", "", "qemu-aarch64-static", 0},

@@ -14,8 +14,8 @@ import (
 
 	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/decide"
-	"github.com/rackwatch/rackwatch/collector/lbwatch"
 	"github.com/rackwatch/rackwatch/collector/latency"
+	"github.com/rackwatch/rackwatch/collector/lbwatch"
 	"github.com/rackwatch/rackwatch/collector/telemetry"
 	"github.com/rackwatch/rackwatch/edge/hostsignals"
 	"github.com/rackwatch/rackwatch/edge/sample"
