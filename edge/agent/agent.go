@@ -74,8 +74,12 @@ func (l *Liveness) Stalled(now time.Time) []string {
 }
 
 // Run collects from every source until ctx ends, then closes them. live,
-// if not nil, records each source's progress.
-func Run(ctx context.Context, sources []Source, sink Sink, log *slog.Logger, live *Liveness) {
+// if not nil, records each source's progress; ctl, if not nil, lets
+// commands disable a source or change its period.
+func Run(ctx context.Context, sources []Source, sink Sink, log *slog.Logger, live *Liveness, ctl *Controls) {
+	for _, s := range sources {
+		ctl.register(s)
+	}
 	var wg sync.WaitGroup
 	for _, s := range sources {
 		wg.Add(1)
@@ -96,14 +100,14 @@ func Run(ctx context.Context, sources []Source, sink Sink, log *slog.Logger, liv
 				}()
 			}
 			live.beat(s, time.Now())
-			loop(ctx, s, sink, log, live)
+			loop(ctx, s, sink, log, live, ctl)
 		}()
 	}
 	wg.Wait()
 }
 
-func loop(ctx context.Context, s Source, sink Sink, log *slog.Logger, live *Liveness) {
-	period := s.Period()
+func loop(ctx context.Context, s Source, sink Sink, log *slog.Logger, live *Liveness, ctl *Controls) {
+	period := ctl.period(s)
 	// Start at a random point of the first period, then keep the period
 	// with up to ±10 % jitter.
 	timer := time.NewTimer(rand.N(period/4 + 1))
@@ -114,6 +118,12 @@ func loop(ctx context.Context, s Source, sink Sink, log *slog.Logger, live *Live
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		}
+		period = ctl.period(s)
+		if !ctl.enabled(s) {
+			live.beat(s, time.Now()) // idle on purpose, not hung
+			timer.Reset(period)
+			continue
 		}
 		samples, err := s.Collect(ctx)
 		if ctx.Err() != nil {

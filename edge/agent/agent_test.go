@@ -65,7 +65,7 @@ func TestRunSchedulesEverySourceAndSurvivesFailures(t *testing.T) {
 	sink := &recSink{got: map[string][]sample.Sample{}, calls: map[string]int{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
-	Run(ctx, []Source{fast, flaky}, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	Run(ctx, []Source{fast, flaky}, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil)
 
 	got, calls := sink.snapshot("fast")
 	// 500 ms at 20 ms ±10 %: about 25 collections.

@@ -125,7 +125,7 @@ func Build(cfg *config.Config, open BusOpener, now func() time.Time, log *slog.L
 	for i := range cfg.SNMP {
 		t := &cfg.SNMP[i]
 		o := t.PollerOpts()
-		o.Now = now
+		o.Now, o.ProfileDirs = now, cfg.SNMPProfiles
 		p, err := snmppoll.New(o)
 		if err != nil {
 			b.Close()

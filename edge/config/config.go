@@ -21,13 +21,16 @@ var Versions = []int{1}
 
 // Config is the edge configuration.
 type Config struct {
-	Version int       `yaml:"version"`
-	Edge    Edge      `yaml:"edge"`
-	MQTT    MQTT      `yaml:"mqtt"`
-	I2C     []I2CBus  `yaml:"i2c"`
-	SNMP    []SNMP    `yaml:"snmp"`
-	Host    Host      `yaml:"host"`
-	Log     LogConfig `yaml:"log"`
+	Version int      `yaml:"version"`
+	Edge    Edge     `yaml:"edge"`
+	MQTT    MQTT     `yaml:"mqtt"`
+	I2C     []I2CBus `yaml:"i2c"`
+	SNMP    []SNMP   `yaml:"snmp"`
+	// SNMPProfiles lists directories of profile YAML files that add to or
+	// replace the built-in device profiles by name.
+	SNMPProfiles []string  `yaml:"snmp_profiles"`
+	Host         Host      `yaml:"host"`
+	Log          LogConfig `yaml:"log"`
 }
 
 // Edge names the edge node in the Sparkplug namespace.
@@ -139,15 +142,25 @@ func (s *I2CSensor) Params() chips.Params {
 
 // SNMP is one SNMP target; it is published as a Sparkplug device named Name.
 type SNMP struct {
-	Name           string            `yaml:"name"`
-	Address        string            `yaml:"address"`
-	Version        string            `yaml:"version"`
-	Community      configfile.Secret `yaml:"community"`
-	Profiles       []string          `yaml:"profiles"`
-	Period         time.Duration     `yaml:"period"`
-	Timeout        time.Duration     `yaml:"timeout"`
-	Retries        int               `yaml:"retries"`
-	MaxRepetitions uint32            `yaml:"max_repetitions"`
+	Name      string            `yaml:"name"`
+	Address   string            `yaml:"address"`
+	Version   string            `yaml:"version"`
+	Community configfile.Secret `yaml:"community"`
+	// SNMPv3 (version "3"): the USM user, its protocols and passphrases,
+	// and the context. The security level follows from what is set.
+	User           string            `yaml:"user"`
+	AuthProtocol   string            `yaml:"auth_protocol"`
+	AuthPassphrase configfile.Secret `yaml:"auth_passphrase"`
+	PrivProtocol   string            `yaml:"priv_protocol"`
+	PrivPassphrase configfile.Secret `yaml:"priv_passphrase"`
+	ContextName    string            `yaml:"context"`
+	// Profiles names the device profiles to poll; empty means "auto":
+	// detected from sysObjectID and sysDescr.
+	Profiles       []string      `yaml:"profiles"`
+	Period         time.Duration `yaml:"period"`
+	Timeout        time.Duration `yaml:"timeout"`
+	Retries        int           `yaml:"retries"`
+	MaxRepetitions uint32        `yaml:"max_repetitions"`
 }
 
 // Host configures host mode, for an edge that runs on an API node itself.
@@ -161,6 +174,10 @@ type Host struct {
 	// Kmsg follows /dev/kmsg for SYN floods, socket memory and NIC link
 	// messages.
 	Kmsg bool `yaml:"kmsg"`
+	// AgentCheck is the address of the HAProxy agent-check responder
+	// ("0.0.0.0:5555"), whose answer the collector sets with lb_state
+	// commands; empty turns it off.
+	AgentCheck string `yaml:"agent_check"`
 }
 
 // LogConfig sets the log level: debug, info, warn or error.
@@ -302,10 +319,9 @@ func (c *Config) Validate(f *configfile.File) error {
 		if t.Period < 100*time.Millisecond {
 			errs.Add(f.Errorf(key+".period", "must be at least 100ms"))
 		}
-		if len(t.Profiles) == 0 {
-			errs.Add(f.Errorf(key+".profiles", "required (known: %v)", snmppoll.ProfileNames()))
-		}
-		if _, err := snmppoll.New(t.PollerOpts()); err != nil {
+		o := t.PollerOpts()
+		o.ProfileDirs = c.SNMPProfiles
+		if _, err := snmppoll.New(o); err != nil {
 			errs.Add(f.Errorf(key, "%v", err))
 		}
 	}
@@ -328,6 +344,8 @@ func (c *Config) Validate(f *configfile.File) error {
 func (t *SNMP) PollerOpts() *snmppoll.Opts {
 	return &snmppoll.Opts{
 		Name: t.Name, Address: t.Address, Version: t.Version, Community: string(t.Community),
+		User: t.User, AuthProtocol: t.AuthProtocol, AuthPassphrase: string(t.AuthPassphrase),
+		PrivProtocol: t.PrivProtocol, PrivPassphrase: string(t.PrivPassphrase), ContextName: t.ContextName,
 		Profiles: t.Profiles, Timeout: t.Timeout, Retries: t.Retries, MaxRepetitions: t.MaxRepetitions,
 	}
 }

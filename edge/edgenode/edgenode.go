@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/rackwatch/rackwatch/edge/agent"
+	"github.com/rackwatch/rackwatch/edge/agentcheck"
+	"github.com/rackwatch/rackwatch/edge/command"
 	"github.com/rackwatch/rackwatch/edge/config"
 	"github.com/rackwatch/rackwatch/edge/publish"
 	"github.com/rackwatch/rackwatch/edge/sdnotify"
@@ -95,14 +97,54 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 		notify = sdnotify.FromEnv()
 	}
 	live := &agent.Liveness{}
+	ctl := &agent.Controls{}
+	appliers := map[command.Kind]command.Applier{
+		command.KindSensorEnable: ctl.SensorEnable(),
+		command.KindPollPeriod:   ctl.PollPeriod(),
+	}
+	if fans := agent.FanControllers(built.Sources); len(fans) > 0 {
+		appliers[command.KindFanDuty] = fans
+	}
+	var responder *agentcheck.Responder
+	if addr := cfg.Host.AgentCheck; cfg.Host.Enabled && addr != "" {
+		if responder, err = agentcheck.New(agentcheck.Opts{Addr: addr, Logger: log, Now: now}); err != nil {
+			return fmt.Errorf("edgenode: host.agent_check: %w", err)
+		}
+		appliers[command.KindLBState] = responder
+	}
+	cmds, err := command.New(command.Opts{StatePath: filepath.Join(cfg.Edge.StateDir, "commands.json"), Appliers: appliers, Now: now, Logger: log})
+	if err != nil {
+		return fmt.Errorf("edgenode: %w", err)
+	}
+	built.Sources = append(built.Sources, &statusSource{pub: pub, cmds: cmds, now: now})
 	var wg sync.WaitGroup
 	var pubErr error
 	wg.Add(2)
 	srcCtx, stopSources := context.WithCancel(ctx)
 	go func() {
 		defer wg.Done()
-		agent.Run(srcCtx, built.Sources, pub, log, live)
+		agent.Run(srcCtx, built.Sources, pub, log, live, ctl)
 	}()
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := cmds.Run(srcCtx); err != nil {
+			log.Error("command manager stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		handleCommands(srcCtx, pub, cmds, log)
+	}()
+	if responder != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := responder.Run(srcCtx); err != nil {
+				log.Error("agent-check responder stopped", "err", err)
+			}
+		}()
+	}
 	interval, err := sdnotify.WatchdogInterval()
 	if err != nil {
 		log.Warn("ignoring the systemd watchdog setting", "err", err)
@@ -130,6 +172,21 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 		return pubErr
 	}
 	return nil
+}
+
+// handleCommands applies the commands the publisher receives, off the MQTT
+// client's goroutine: an applier may take a bus transaction's time.
+func handleCommands(ctx context.Context, pub *publish.Publisher, m *command.Manager, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case in := <-pub.Commands():
+			for _, r := range m.HandleMessage(ctx, in.Topic, in.Payload) {
+				log.Info("command", "topic", in.Topic.String(), "result", r.String())
+			}
+		}
+	}
 }
 
 // watchdog pings systemd while the node makes progress: the publisher's

@@ -123,7 +123,7 @@ func TestStalledWithholdsThePing(t *testing.T) {
 	live := &agent.Liveness{}
 	ctx, cancel := context.WithCancel(context.Background())
 	go pub.Run(ctx) // cannot connect: it turns in its backoff loop
-	go agent.Run(ctx, []agent.Source{slowSource{}}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), live)
+	go agent.Run(ctx, []agent.Source{slowSource{}}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), live, nil)
 	defer cancel()
 	for deadline := time.Now().Add(5 * time.Second); pub.Alive().UnixNano() == 0 && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)

@@ -91,14 +91,17 @@ type batch struct {
 
 // Stats are the publisher's counters.
 type Stats struct {
-	Connected  bool
-	Sessions   uint64 // successful connections
-	Published  uint64 // samples acknowledged (or written, at QoS 0)
-	Dropped    uint64 // samples dropped from the full queue
-	Queued     int    // samples waiting
-	Rebirths   uint64 // rebirth requests answered
-	LastError  string
-	ConnectErr uint64
+	Connected bool
+	Sessions  uint64 // successful connections
+	Published uint64 // samples acknowledged (or written, at QoS 0)
+	Dropped   uint64 // samples dropped from the full queue
+	Queued    int    // samples waiting
+	Rebirths  uint64 // rebirth requests answered
+	// CommandsDropped counts commands that arrived faster than they were
+	// handled.
+	CommandsDropped uint64
+	LastError       string
+	ConnectErr      uint64
 }
 
 // Publisher publishes samples. Enqueue may be called from any goroutine;
@@ -117,6 +120,8 @@ type Publisher struct {
 	connected                    atomic.Bool
 	sessions, published, dropped atomic.Uint64
 	rebirths, connectErrs        atomic.Uint64
+	commandsDropped              atomic.Uint64
+	commands                     chan Inbound
 }
 
 // New checks opts and returns a Publisher that has not connected yet.
@@ -132,7 +137,30 @@ func New(opts Opts) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}
-	return &Publisher{opts: opts, sess: sess, wake: make(chan struct{}, 1)}, nil
+	return &Publisher{opts: opts, sess: sess, wake: make(chan struct{}, 1), commands: make(chan Inbound, 64)}, nil
+}
+
+// Inbound is a command message for the edge: an NCMD or a DCMD.
+type Inbound struct {
+	Topic   sparkplug.Topic
+	Payload []byte
+}
+
+// Commands delivers the NCMD and DCMD messages received, for the command
+// manager. The channel is bounded: when its reader falls behind, messages
+// are dropped and counted (the collector resends by desired state).
+func (p *Publisher) Commands() <-chan Inbound { return p.commands }
+
+func (p *Publisher) command(m paho.Message) {
+	t, err := sparkplug.ParseTopic(m.Topic())
+	if err != nil {
+		return
+	}
+	select {
+	case p.commands <- Inbound{Topic: t, Payload: m.Payload()}:
+	default:
+		p.commandsDropped.Add(1)
+	}
 }
 
 // Stats returns a snapshot of the counters.
@@ -141,7 +169,7 @@ func (p *Publisher) Stats() Stats {
 	defer p.mu.Unlock()
 	return Stats{
 		Connected: p.connected.Load(), Sessions: p.sessions.Load(), Published: p.published.Load(),
-		Dropped: p.dropped.Load(), Queued: p.queued, Rebirths: p.rebirths.Load(),
+		Dropped: p.dropped.Load(), Queued: p.queued, Rebirths: p.rebirths.Load(), CommandsDropped: p.commandsDropped.Load(),
 		LastError: p.lastErr, ConnectErr: p.connectErrs.Load(),
 	}
 }
@@ -273,9 +301,14 @@ func (p *Publisher) connection(ctx context.Context) (bool, error) {
 			default:
 			}
 		}
+		p.command(m) // it may carry commands besides the rebirth request
 	})
 	if err := wait(ctx, sub, p.opts.AckTimeout); err != nil {
 		return true, fmt.Errorf("publish: subscribe %s: %w", ncmd, err)
+	}
+	dcmd := sparkplug.DeviceTopic(p.opts.Group, sparkplug.DCMD, p.opts.EdgeNode, "+").String()
+	if err := wait(ctx, c.Subscribe(dcmd, 1, func(_ paho.Client, m paho.Message) { p.command(m) }), p.opts.AckTimeout); err != nil {
+		return true, fmt.Errorf("publish: subscribe %s: %w", dcmd, err)
 	}
 	states, err := p.watchHost(ctx, c)
 	if err != nil {

@@ -1,12 +1,15 @@
 package snmppoll
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +25,10 @@ const (
 	DefaultCommunity      = "public"
 	DefaultVersion        = "2c"
 	defaultPort           = 161
+	// redetectEvery bounds how long autodetection trusts its result: an
+	// agent may gain a MIB (a BMC module, LLDP switched on) without a
+	// restart.
+	redetectEvery = time.Hour
 )
 
 // Opts describes one target.
@@ -31,10 +38,28 @@ type Opts struct {
 	// Address is "host:port"; an IPv6 host is bracketed, "[::1]:161". The
 	// port defaults to 161 when the address is a bare host or IP.
 	Address string
-	// Version is "1" or "2c" (the default).
+	// Version is "1", "2c" (the default) or "3".
 	Version string
-	// Community defaults to "public".
+	// Community is the SNMPv1 and v2c community; it defaults to "public".
 	Community string
+
+	// User is the SNMPv3 user name (RFC 3414 USM).
+	User string
+	// AuthProtocol is MD5, SHA, SHA-224, SHA-256, SHA-384 or SHA-512;
+	// empty means no authentication.
+	AuthProtocol   string
+	AuthPassphrase string
+	// PrivProtocol is DES, AES, AES-192, AES-256, AES-192-C or AES-256-C
+	// (see privProtocols for the two AES key extensions); empty means no
+	// privacy.
+	PrivProtocol   string
+	PrivPassphrase string
+	// ContextName selects an SNMPv3 context (RFC 3411 §3.3.1).
+	ContextName string
+	// SecurityLevel is noAuthNoPriv, authNoPriv or authPriv; empty
+	// derives it from the protocols given.
+	SecurityLevel string
+
 	// Timeout bounds one request; zero means DefaultTimeout.
 	Timeout time.Duration
 	// Retries is the number of resends after the first attempt; zero means
@@ -43,9 +68,13 @@ type Opts struct {
 	// MaxRepetitions is the GETBULK max-repetitions (RFC 3416 §4.2.3);
 	// zero means DefaultMaxRepetitions. SNMPv1 ignores it.
 	MaxRepetitions uint32
-	// Profiles names the built-in profiles to poll, such as "if-mib"; see
-	// ProfileNames.
+	// Profiles names the profiles to poll (see ProfileNames). "auto", the
+	// default when Profiles is empty, adds every profile whose Match
+	// section fits the agent.
 	Profiles []string
+	// ProfileDirs are directories of profile files that override and
+	// extend the built-in profiles; see LoadProfiles.
+	ProfileDirs []string
 	// Now is the clock that stamps samples; nil means time.Now.
 	Now func() time.Time
 }
@@ -54,22 +83,55 @@ type Opts struct {
 // target run one at a time, as gosnmp's client is not concurrent.
 type Poller struct {
 	target string // "name (address)" for errors
-	bulk   bool
+	v3     bool
+	user   string
 	now    func() time.Time
+	set    *profileSet
+	fixed  []*compiledProfile // named in Opts.Profiles
+	auto   bool
 
 	mu        sync.Mutex
 	client    snmpClient
 	setCtx    func(context.Context) // binds gosnmp's per-request context; nil for fakes
 	connected bool
 	closed    bool
-	tables    []*tableState
+	req       requester
+
+	// What the agent said about itself in the last poll.
+	sysObjectID string
+	sysDescr    []byte
+	clock       agentClock
+
+	detected   bool
+	detectedAt time.Time
+	active     []*compiledProfile
+	states     map[*compiledTable]*tableState
+	scalars    []*tableState // scalar tables of the active profiles
+	tables     []*tableState // walked tables of the active profiles
+	getOIDs    []string      // system objects, then the scalars
 	// sizeHint is the sample count of the last poll, to size the next
 	// result in one allocation.
 	sizeHint int
 }
 
-// ErrClosed is returned by Poll after Close.
-var ErrClosed = errors.New("snmppoll: poller closed")
+// Errors a poll may wrap.
+var (
+	// ErrClosed is returned by Poll after Close.
+	ErrClosed = errors.New("snmppoll: poller closed")
+	// ErrNoMatch means autodetection found no profile for the agent.
+	ErrNoMatch = errors.New("no profile matches the agent")
+	// ErrNoData means the agent has none of the objects of the profiles
+	// polled: every table was empty and every scalar absent.
+	ErrNoData = errors.New("the agent has none of the objects of the profiles")
+)
+
+// SNMPv2-MIB system group (RFC 3418), read at the start of every poll.
+const (
+	sysDescr0    = ".1.3.6.1.2.1.1.1.0"
+	sysObjectID0 = ".1.3.6.1.2.1.1.2.0"
+	sysUpTime0   = ".1.3.6.1.2.1.1.3.0"
+	nSystem      = 3
+)
 
 // New checks opts and returns a Poller with its own gosnmp client. No packet
 // is sent until the first Poll.
@@ -77,9 +139,12 @@ func New(opts *Opts) (*Poller, error) {
 	if opts == nil {
 		return nil, errors.New("snmppoll: nil opts")
 	}
+	fail := func(err error) (*Poller, error) {
+		return nil, fmt.Errorf("snmppoll: target %q: %w", opts.Name, err)
+	}
 	host, port, err := splitAddress(opts.Address)
 	if err != nil {
-		return nil, fmt.Errorf("snmppoll: target %q: %w", opts.Name, err)
+		return fail(err)
 	}
 	g := &gosnmp.GoSNMP{
 		Target:         host,
@@ -92,14 +157,11 @@ func New(opts *Opts) (*Poller, error) {
 		MaxOids:        gosnmp.MaxOids,
 		Context:        context.Background(),
 	}
-	if g.Community == "" {
-		g.Community = DefaultCommunity
-	}
 	switch {
 	case g.Timeout == 0:
 		g.Timeout = DefaultTimeout
 	case g.Timeout < 0:
-		return nil, fmt.Errorf("snmppoll: target %q: negative timeout %v", opts.Name, opts.Timeout)
+		return fail(fmt.Errorf("negative timeout %v", opts.Timeout))
 	}
 	switch {
 	case g.Retries == 0:
@@ -111,70 +173,115 @@ func New(opts *Opts) (*Poller, error) {
 		g.MaxRepetitions = DefaultMaxRepetitions
 	}
 	switch opts.Version {
-	case "", DefaultVersion:
+	case "", DefaultVersion, "1":
+		if opts.User != "" || opts.AuthProtocol != "" || opts.PrivProtocol != "" {
+			return fail(errors.New("user, auth and privacy settings are for SNMPv3: set version \"3\""))
+		}
 		g.Version = gosnmp.Version2c
-	case "1":
-		g.Version = gosnmp.Version1
+		if opts.Version == "1" {
+			g.Version = gosnmp.Version1
+		}
+		if g.Community == "" {
+			g.Community = DefaultCommunity
+		}
+	case "3":
+		if err := configureV3(g, opts); err != nil {
+			return fail(err)
+		}
 	default:
-		return nil, fmt.Errorf("snmppoll: target %q: unsupported SNMP version %q (want \"1\" or \"2c\")", opts.Name, opts.Version)
+		return fail(fmt.Errorf("unsupported SNMP version %q (want \"1\", \"2c\" or \"3\")", opts.Version))
 	}
-	profiles, err := lookupProfiles(opts.Profiles)
+	set, err := loadSet(opts.ProfileDirs)
 	if err != nil {
-		return nil, fmt.Errorf("snmppoll: target %q: %w", opts.Name, err)
+		return fail(err)
 	}
-	p, err := newPoller(opts, g, profiles)
+	var c snmpClient = g
+	if g.Version == gosnmp.Version3 {
+		c = &usmClient{GoSNMP: g}
+	}
+	p, err := newPoller(opts, c, set)
 	if err != nil {
 		return nil, err
 	}
+	p.req.reps = g.MaxRepetitions
 	p.setCtx = func(ctx context.Context) { g.Context = ctx }
 	return p, nil
 }
 
 // newPoller builds a Poller around any client; New supplies gosnmp's.
-func newPoller(opts *Opts, c snmpClient, profiles []Profile) (*Poller, error) {
+func newPoller(opts *Opts, c snmpClient, set *profileSet) (*Poller, error) {
 	name := opts.Name
 	if name == "" {
 		name = opts.Address
 	}
 	p := &Poller{
 		target: name + " (" + opts.Address + ")",
-		bulk:   opts.Version != "1",
+		v3:     opts.Version == "3",
+		user:   opts.User,
 		now:    opts.Now,
+		set:    set,
 		client: c,
+		states: map[*compiledTable]*tableState{},
+		req:    requester{client: c, bulk: opts.Version != "1", reps: opts.MaxRepetitions, batch: gosnmp.MaxOids},
+	}
+	if p.req.reps == 0 {
+		p.req.reps = DefaultMaxRepetitions
 	}
 	if p.now == nil {
 		p.now = time.Now
 	}
-	for _, prof := range profiles {
-		cp, err := compileProfile(prof)
-		if err != nil {
-			return nil, fmt.Errorf("snmppoll: target %q: %w", name, err)
-		}
-		for _, t := range cp.tables {
-			p.tables = append(p.tables, newTableState(t, p.target))
-		}
+	names := opts.Profiles
+	if len(names) == 0 {
+		names = []string{AutoProfile}
 	}
+	for i, n := range names {
+		if slices.Contains(names[:i], n) {
+			return nil, fmt.Errorf("snmppoll: target %q: profile %q listed twice", name, n)
+		}
+		if n == AutoProfile {
+			p.auto = true
+			continue
+		}
+		cp := set.lookup(n)
+		if cp == nil {
+			return nil, fmt.Errorf("snmppoll: target %q: unknown profile %q (have %v)", name, n, append([]string{AutoProfile}, set.names()...))
+		}
+		p.fixed = append(p.fixed, cp)
+	}
+	p.activate(nil)
 	return p, nil
 }
 
-func lookupProfiles(names []string) ([]Profile, error) {
-	if len(names) == 0 {
-		return nil, errors.New("no profiles")
+// activate makes the fixed profiles and the detected ones the profiles
+// polled, keeping the state (rows, counters) of tables that stay.
+func (p *Poller) activate(detected []*compiledProfile) {
+	active := slices.Clone(p.fixed)
+	for _, cp := range detected {
+		if !slices.Contains(active, cp) {
+			active = append(active, cp)
+		}
 	}
-	out := make([]Profile, 0, len(names))
-	for i, n := range names {
-		for _, prev := range names[:i] {
-			if prev == n {
-				return nil, fmt.Errorf("profile %q listed twice", n)
+	slices.SortFunc(active, func(a, b *compiledProfile) int { return strings.Compare(a.name, b.name) })
+	p.active = active
+	states := map[*compiledTable]*tableState{}
+	p.scalars, p.tables = p.scalars[:0], p.tables[:0]
+	p.getOIDs = append(p.getOIDs[:0], sysUpTime0, sysObjectID0, sysDescr0)
+	for _, cp := range active {
+		for _, t := range cp.tables {
+			ts := p.states[t]
+			if ts == nil {
+				ts = newTableState(t, p.target)
+			}
+			states[t] = ts
+			if t.scalar {
+				p.scalars = append(p.scalars, ts)
+				p.getOIDs = append(p.getOIDs, t.cols[0].root+".0")
+			} else {
+				p.tables = append(p.tables, ts)
 			}
 		}
-		p, ok := LookupProfile(n)
-		if !ok {
-			return nil, fmt.Errorf("unknown profile %q (have %v)", n, ProfileNames())
-		}
-		out = append(out, p)
 	}
-	return out, nil
+	p.states = states
 }
 
 // splitAddress accepts "host:port", "[v6]:port", a bare host and a bare IP.
@@ -206,20 +313,36 @@ func splitAddress(addr string) (string, uint16, error) {
 // String names the target as errors do: "tor1 (127.0.0.1:1161)".
 func (p *Poller) String() string { return p.target }
 
-// Poll reads every table of the target's profiles once.
+// ActiveProfiles returns the names of the profiles the last poll read,
+// sorted: the named ones and, with "auto", the detected ones.
+func (p *Poller) ActiveProfiles() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, len(p.active))
+	for i, cp := range p.active {
+		out[i] = cp.name
+	}
+	return out
+}
+
+// Poll reads the target once: sysUpTime, sysObjectID, sysDescr and the
+// profiles' scalars in one GET (split when too many), then each table of the
+// active profiles with GETBULK (GETNEXT on SNMPv1), its columns walked
+// together, then the table's lookup columns with GET.
 //
 // The returned samples are valid even when err != nil. A value that cannot
 // be used (wrong type, out of range, a row without its label) is skipped and
 // reported as a *ValueError inside err, joined with errors.Join, while every
-// other value still yields its sample. A failed request (timeout, unreachable
-// target, canceled ctx) stops the poll: the samples of the tables completed
-// before it are returned with the error, which names the target and the
-// table, and wraps the cause (errors.Is(err, context.Canceled) works).
+// other value still yields its sample. A failed request (timeout, USM
+// failure, malformed answer, canceled ctx) stops the poll: the samples of
+// the tables completed before it are returned with the error, which names
+// the target and the table and wraps the cause (errors.Is(err,
+// context.Canceled) works).
 //
-// ctx is checked before each walk and between the responses of a walk, and
-// its deadline bounds each request. Samples are stamped with one instant,
-// taken when the poll starts. Their Labels may be shared between samples and
-// across polls, and must not be modified.
+// ctx is checked before each request, and its deadline bounds each request.
+// Samples are stamped with one instant, taken when the poll starts. Their
+// Labels may be shared between samples and across polls, and must not be
+// modified.
 func (p *Poller) Poll(ctx context.Context) ([]sample.Sample, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -241,46 +364,108 @@ func (p *Poller) Poll(ctx context.Context) ([]sample.Sample, error) {
 		p.connected = true
 	}
 	now := p.now()
+	clk, sysChanged, err := p.readScalars(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	if p.auto && (!p.detected || sysChanged || p.clock.restarted(clk) || now.Sub(p.detectedAt) >= redetectEvery) {
+		detected, err := p.detect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		before := slices.Clone(p.scalars)
+		p.activate(detected)
+		p.detected, p.detectedAt = true, now
+		if len(p.scalars) > 0 && !slices.Equal(before, p.scalars) {
+			// Read the scalars of the profiles just detected.
+			if clk, _, err = p.readScalars(ctx, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	p.clock = clk
+	if len(p.active) == 0 {
+		return nil, fmt.Errorf("snmppoll: %s: %w (sysObjectID %s, sysDescr %q)", p.target, ErrNoMatch, orNone(p.sysObjectID), p.sysDescr)
+	}
 	out := make([]sample.Sample, 0, p.sizeHint)
 	var probs problems
+	rows := 0
+	for _, ts := range p.scalars {
+		out = ts.build(out, now, clk, &probs)
+		rows += len(ts.rows)
+	}
 	for _, ts := range p.tables {
-		if err := p.walkTable(ctx, ts); err != nil {
-			return out, probs.join(err)
+		ts.begin()
+		if err := p.req.walk(ctx, ts.walk, 0, ts.add); err != nil {
+			return out, probs.join(fmt.Errorf("snmppoll: %s: walk %s: %w", p.target, ts.t.name, p.explain(err)))
 		}
-		out = ts.build(out, now, &probs)
+		ts.sortRows()
+		if ts.planLookups(); len(ts.lookupOIDs) > 0 {
+			if err := p.req.get(ctx, ts.lookupOIDs, ts.setLookup); err != nil {
+				return out, probs.join(fmt.Errorf("snmppoll: %s: get %s lookups: %w", p.target, ts.t.name, p.explain(err)))
+			}
+		}
+		out = ts.build(out, now, clk, &probs)
+		rows += len(ts.rows)
 	}
 	p.sizeHint = len(out)
+	if rows == 0 {
+		names := make([]string, len(p.active))
+		for i, cp := range p.active {
+			names[i] = cp.name
+		}
+		return out, probs.join(fmt.Errorf("snmppoll: %s: %w %v", p.target, ErrNoData, names))
+	}
 	return out, probs.join(nil)
 }
 
-// walkTable walks each column of the table. Walking column by column,
-// rather than the whole table, reads only the columns the profile uses: an
-// ifEntry has 22 columns and the if-mib profile reads five of them.
-func (p *Poller) walkTable(ctx context.Context, ts *tableState) error {
-	ts.begin()
-	for i := range ts.t.cols {
-		col := &ts.t.cols[i]
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("snmppoll: %s: walk %s: %w", p.target, col.table, err)
-		}
-		fn := func(pdu gosnmp.SnmpPDU) error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			ts.add(i, pdu)
-			return nil
-		}
-		var err error
-		if p.bulk {
-			err = p.client.BulkWalk(col.OID, fn)
-		} else {
-			err = p.client.Walk(col.OID, fn)
-		}
-		if err != nil {
-			return fmt.Errorf("snmppoll: %s: walk %s: %w", p.target, col.table, err)
-		}
+// readScalars reads the system group and the active profiles' scalars,
+// and reports whether sysObjectID or sysDescr changed.
+func (p *Poller) readScalars(ctx context.Context, now time.Time) (agentClock, bool, error) {
+	for _, ts := range p.scalars {
+		ts.begin()
 	}
-	return nil
+	clk := agentClock{wall: now}
+	changed := false
+	err := p.req.get(ctx, p.getOIDs, func(i int, pdu *gosnmp.SnmpPDU) {
+		switch i {
+		case 0:
+			if u, ok := asUint64(pdu.Value); ok && pdu.Type == gosnmp.TimeTicks && u <= 1<<32-1 {
+				clk.ticks, clk.ok = uint32(u), true
+			}
+		case 1:
+			oid, _ := pdu.Value.(string)
+			if pdu.Type != gosnmp.ObjectIdentifier {
+				oid = ""
+			}
+			if oid != p.sysObjectID {
+				p.sysObjectID, changed = oid, true
+			}
+		case 2:
+			b, _ := pdu.Value.([]byte)
+			if pdu.Type != gosnmp.OctetString {
+				b = nil
+			}
+			if !bytes.Equal(b, p.sysDescr) || (b == nil) != (p.sysDescr == nil) {
+				p.sysDescr, changed = bytes.Clone(b), true
+			}
+		default:
+			if present(pdu) {
+				p.scalars[i-nSystem].add(0, pdu)
+			}
+		}
+	})
+	if err != nil {
+		return clk, false, fmt.Errorf("snmppoll: %s: get sysUpTime, sysObjectID, sysDescr: %w", p.target, p.explain(err))
+	}
+	return clk, changed, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "absent"
+	}
+	return s
 }
 
 // Close releases the socket. Poll returns ErrClosed afterwards.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gosnmp/gosnmp"
 	"github.com/rackwatch/rackwatch/edge/sample"
@@ -16,13 +17,6 @@ import (
 
 func TestPollIfMIB(t *testing.T) {
 	t.Parallel()
-	const (
-		inErr  = "1.3.6.1.2.1.2.2.1.14"
-		outErr = "1.3.6.1.2.1.2.2.1.20"
-		name   = "1.3.6.1.2.1.31.1.1.1.1"
-		descr  = "1.3.6.1.2.1.2.2.1.2"
-		fcs    = "1.3.6.1.2.1.10.7.2.1.3"
-	)
 	tests := []struct {
 		name string
 		pdus []gosnmp.SnmpPDU
@@ -52,13 +46,60 @@ func TestPollIfMIB(t *testing.T) {
 			},
 		},
 		{
+			name: "every column",
+			pdus: append(ifRows(port{index: 7, descr: "swp1", name: "swp1", up: true, noFCS: true}),
+				timeticks(oidIfLastChange+".7", 12345),
+				counter32(oidIfInOctets+".7", 1000),
+				counter32(oidIfOutOctets+".7", 2000),
+				counter64(oidIfHCInOctets+".7", 1<<40),
+				counter64(oidIfHCOutOctets+".7", 1<<41),
+				counter32(oidIfOutDiscards+".7", 8),
+				gauge32(oidIfHighSpeed+".7", 25000),
+				timeticks(oidIfDiscTime+".7", 0),
+				counter32(oidDot3Align+".7", 1),
+				counter32(oidDot3FCS+".7", 2),
+				counter64(oidDot3HCAlign+".7", 11),
+				counter64(oidDot3HCFCS+".7", 12),
+			),
+			want: []string{
+				`if_alignment_errors_total{ifname="swp1"} uint 11 frames`,
+				`if_fcs_errors_total{ifname="swp1"} uint 12 frames`,
+				`if_in_discards_total{ifname="swp1"} uint 0 packets`,
+				`if_in_errors_total{ifname="swp1"} uint 0 packets`,
+				`if_in_octets_total{ifname="swp1"} uint 1099511627776 bytes`,
+				`if_last_change_seconds{ifname="swp1"} float 123.45 seconds`,
+				`if_oper_up{ifname="swp1"} bool true bool`,
+				`if_out_discards_total{ifname="swp1"} uint 8 packets`,
+				`if_out_errors_total{ifname="swp1"} uint 0 packets`,
+				`if_out_octets_total{ifname="swp1"} uint 2199023255552 bytes`,
+				`if_speed_bps{ifname="swp1"} float 2.5e+10 bits_per_second`,
+			},
+		},
+		{
+			name: "32-bit columns when the 64-bit ones are absent",
+			pdus: append(ifRows(port{index: 7, descr: "eth0", noFCS: true}),
+				counter32(oidIfInOctets+".7", 1000),
+				counter32(oidDot3Align+".7", 3),
+				counter32(oidDot3FCS+".7", 4),
+			),
+			want: []string{
+				`if_alignment_errors_total{ifname="eth0"} uint 3 frames`,
+				`if_fcs_errors_total{ifname="eth0"} uint 4 frames`,
+				`if_in_discards_total{ifname="eth0"} uint 0 packets`,
+				`if_in_errors_total{ifname="eth0"} uint 0 packets`,
+				`if_in_octets_total{ifname="eth0"} uint 1000 bytes`,
+				`if_oper_up{ifname="eth0"} bool false bool`,
+				`if_out_errors_total{ifname="eth0"} uint 0 packets`,
+			},
+		},
+		{
 			// Counter64 values above 2^53 must not pass through float64:
 			// 2^53+1 would come back as 2^53.
 			name: "counter64 exact",
 			pdus: ifRows(port{index: 7, descr: "swp1", name: "swp1", noFCS: true}),
 			extra: []gosnmp.SnmpPDU{
-				counter64(inErr+".7", math.MaxUint64),
-				counter64(outErr+".7", 1<<53+1),
+				counter64(oidIfInErrors+".7", math.MaxUint64),
+				counter64(oidIfOutErrors+".7", 1<<53+1),
 			},
 			want: []string{
 				`if_in_discards_total{ifname="swp1"} uint 0 packets`,
@@ -73,7 +114,7 @@ func TestPollIfMIB(t *testing.T) {
 				port{index: 1, descr: "lo", up: true, noFCS: true},
 				port{index: 2, descr: "eth0", name: "", up: true, noFCS: true},
 			),
-			extra: []gosnmp.SnmpPDU{octets(name+".2", "\x00")},
+			extra: []gosnmp.SnmpPDU{octets(oidIfName+".2", "\x00")},
 			want: []string{
 				`if_in_discards_total{ifname="eth0"} uint 0 packets`,
 				`if_in_discards_total{ifname="lo"} uint 0 packets`,
@@ -91,7 +132,7 @@ func TestPollIfMIB(t *testing.T) {
 				port{index: 1, descr: "a", name: "a", inErr: 1, noFCS: true},
 				port{index: 2, descr: "b", name: "b", inErr: 2, noFCS: true},
 			),
-			extra: []gosnmp.SnmpPDU{octets(inErr+".2", "garbage")},
+			extra: []gosnmp.SnmpPDU{octets(oidIfInErrors+".2", "garbage")},
 			want: []string{
 				`if_in_discards_total{ifname="a"} uint 0 packets`,
 				`if_in_discards_total{ifname="b"} uint 0 packets`,
@@ -104,9 +145,21 @@ func TestPollIfMIB(t *testing.T) {
 			wantErrs: []string{"snmppoll: tor1 (127.0.0.1:1161): ifTable ifInErrors.2: wrong type: want Counter32 or Counter64, got OctetString"},
 		},
 		{
+			// A counter that an agent sends as a negative INTEGER.
+			name:  "negative counter skipped and reported",
+			pdus:  ifRows(port{index: 1, descr: "a", name: "a", noFCS: true}),
+			extra: []gosnmp.SnmpPDU{intPDU(oidIfOutErrors+".1", -5)},
+			want: []string{
+				`if_in_discards_total{ifname="a"} uint 0 packets`,
+				`if_in_errors_total{ifname="a"} uint 0 packets`,
+				`if_oper_up{ifname="a"} bool false bool`,
+			},
+			wantErrs: []string{"ifTable ifOutErrors.1: wrong type: want Counter32 or Counter64, got Integer -5"},
+		},
+		{
 			name:  "counter32 out of range",
 			pdus:  ifRows(port{index: 1, descr: "a", name: "a", noFCS: true}),
-			extra: []gosnmp.SnmpPDU{counter32(outErr+".1", 1<<32)},
+			extra: []gosnmp.SnmpPDU{counter32(oidIfOutErrors+".1", 1<<32)},
 			want: []string{
 				`if_in_discards_total{ifname="a"} uint 0 packets`,
 				`if_in_errors_total{ifname="a"} uint 0 packets`,
@@ -117,19 +170,19 @@ func TestPollIfMIB(t *testing.T) {
 		{
 			name:  "ifName of the wrong type falls back and is reported",
 			pdus:  ifRows(port{index: 3, descr: "eth3", name: "x", noFCS: true}),
-			extra: []gosnmp.SnmpPDU{integer(name+".3", 5)},
+			extra: []gosnmp.SnmpPDU{{Name: "." + oidIfName + ".3", Type: gosnmp.IPAddress, Value: "10.0.0.1"}},
 			want: []string{
 				`if_in_discards_total{ifname="eth3"} uint 0 packets`,
 				`if_in_errors_total{ifname="eth3"} uint 0 packets`,
 				`if_oper_up{ifname="eth3"} bool false bool`,
 				`if_out_errors_total{ifname="eth3"} uint 0 packets`,
 			},
-			wantErrs: []string{"ifXTable ifName.3: wrong type: want OctetString, got Integer"},
+			wantErrs: []string{"ifXTable ifName.3: wrong type: want OctetString, got IPAddress"},
 		},
 		{
 			name: "row without a name skipped",
 			pdus: append(ifRows(port{index: 1, descr: "a", name: "a", noFCS: true}),
-				counter32(fcs+".9", 1)),
+				counter32(oidDot3FCS+".9", 1)),
 			want: []string{
 				`if_in_discards_total{ifname="a"} uint 0 packets`,
 				`if_in_errors_total{ifname="a"} uint 0 packets`,
@@ -139,23 +192,28 @@ func TestPollIfMIB(t *testing.T) {
 			wantErrs: []string{"ifTable ifName/ifDescr.9: no value for label ifname"},
 		},
 		{
-			name: "duplicate name skipped",
+			// Windows hosts name several interfaces alike: the later rows
+			// get their index appended.
+			name: "duplicate names made unique",
 			pdus: ifRows(
 				port{index: 1, descr: "a", name: "same", inErr: 1, noFCS: true},
 				port{index: 2, descr: "b", name: "same", inErr: 2, noFCS: true},
 			),
 			want: []string{
+				`if_in_discards_total{ifname="same #2"} uint 0 packets`,
 				`if_in_discards_total{ifname="same"} uint 0 packets`,
+				`if_in_errors_total{ifname="same #2"} uint 2 packets`,
 				`if_in_errors_total{ifname="same"} uint 1 packets`,
+				`if_oper_up{ifname="same #2"} bool false bool`,
 				`if_oper_up{ifname="same"} bool false bool`,
+				`if_out_errors_total{ifname="same #2"} uint 0 packets`,
 				`if_out_errors_total{ifname="same"} uint 0 packets`,
 			},
-			wantErrs: []string{`ifTable row 2: same labels as row 1: {ifname="same"}`},
 		},
 		{
 			name:  "label cleaned",
 			pdus:  ifRows(port{index: 1, descr: "x", name: " Gi1/0/1 \x00\x00", noFCS: true}),
-			extra: []gosnmp.SnmpPDU{counter32(inErr+".1", 9)},
+			extra: []gosnmp.SnmpPDU{counter32(oidIfInErrors+".1", 9)},
 			want: []string{
 				`if_in_discards_total{ifname="Gi1/0/1"} uint 0 packets`,
 				`if_in_errors_total{ifname="Gi1/0/1"} uint 9 packets`,
@@ -218,13 +276,6 @@ func checkErrs(t *testing.T, err error, want []string) {
 
 func TestPollSensors(t *testing.T) {
 	t.Parallel()
-	const (
-		lmName  = "1.3.6.1.4.1.2021.13.16.2.1.2"
-		lmValue = "1.3.6.1.4.1.2021.13.16.2.1.3"
-		drName  = "1.3.6.1.4.1.674.10892.5.4.700.20.1.8"
-		drRead  = "1.3.6.1.4.1.674.10892.5.4.700.20.1.6"
-		drCrit  = "1.3.6.1.4.1.674.10892.5.4.700.20.1.10"
-	)
 	tests := []struct {
 		name     string
 		profile  string
@@ -236,19 +287,26 @@ func TestPollSensors(t *testing.T) {
 			name:    "lm-sensors",
 			profile: "lm-sensors",
 			pdus: []gosnmp.SnmpPDU{
-				octets(lmName+".1", "Package id 0"), gauge32(lmValue+".1", 43000),
+				octets(oidLmTempDevice+".1", "Package id 0"), gauge32(oidLmTempValue+".1", 43000),
 				// -5 °C as net-snmp sends it: a Gauge32 wrapped modulo 2^32.
-				octets(lmName+".2", "outside"), gauge32(lmValue+".2", 4294962296),
-				octets(lmName+".3", "Core 0"), gauge32(lmValue+".3", 48125),
+				octets(oidLmTempDevice+".2", "outside"), gauge32(oidLmTempValue+".2", 4294962296),
+				octets(oidLmTempDevice+".3", "Core 0"), gauge32(oidLmTempValue+".3", 48125),
 				// Some agents send it as INTEGER, already signed.
-				octets(lmName+".4", "pch"), integer(lmValue+".4", -1500),
-				octets(lmName+".5", "bad"), octets(lmValue+".5", "43000"),
+				octets(oidLmTempDevice+".4", "pch"), intPDU(oidLmTempValue+".4", -1500),
+				octets(oidLmTempDevice+".5", "bad"), octets(oidLmTempValue+".5", "43000"),
+				// Fans in RPM, voltages in mV.
+				octets("1.3.6.1.4.1.2021.13.16.3.1.2.1", "fan1"), gauge32("1.3.6.1.4.1.2021.13.16.3.1.3.1", 1200),
+				octets("1.3.6.1.4.1.2021.13.16.4.1.2.1", "in0"), gauge32("1.3.6.1.4.1.2021.13.16.4.1.3.1", 1104),
+				octets("1.3.6.1.4.1.2021.13.16.4.1.2.2", "-12V"), gauge32("1.3.6.1.4.1.2021.13.16.4.1.3.2", 4294955296),
 			},
 			want: map[string]float64{
 				`temperature_celsius{sensor="Package id 0"}`: 43,
 				`temperature_celsius{sensor="outside"}`:      -5,
 				`temperature_celsius{sensor="Core 0"}`:       48.125,
 				`temperature_celsius{sensor="pch"}`:          -1.5,
+				`fan_speed_rpm{sensor="fan1"}`:               1200,
+				`voltage_volts{sensor="in0"}`:                1.104,
+				`voltage_volts{sensor="-12V"}`:               -12,
 			},
 			wantErrs: []string{"lmTempSensorsTable lmTempSensorsValue.5: wrong type: want Integer or Gauge32, got OctetString"},
 		},
@@ -256,18 +314,23 @@ func TestPollSensors(t *testing.T) {
 			name:    "idrac",
 			profile: "idrac",
 			pdus: []gosnmp.SnmpPDU{
-				octets(drName+".1.1", "CPU1 Temp"), integer(drRead+".1.1", 550), integer(drCrit+".1.1", 980),
-				octets(drName+".1.3", "System Board Inlet Temp"), integer(drRead+".1.3", 253), integer(drCrit+".1.3", 470),
+				octets(oidDracName+".1.1", "CPU1 Temp"), intPDU(oidDracReading+".1.1", 550), intPDU(oidDracCrit+".1.1", 980), intPDU(oidDracStatus+".1.1", 3),
+				octets(oidDracName+".1.3", "System Board Inlet Temp"), intPDU(oidDracReading+".1.3", 253), intPDU(oidDracCrit+".1.3", 470), intPDU(oidDracWarn+".1.3", 430), intPDU(oidDracStatus+".1.3", 4),
 				// A probe without a reading (absent sensor) yields only its
-				// threshold.
-				octets(drName+".1.4", "Exhaust"), integer(drCrit+".1.4", 800),
+				// threshold; unknown(2) status yields no health.
+				octets(oidDracName+".1.4", "Exhaust"), intPDU(oidDracCrit+".1.4", 800), intPDU(oidDracStatus+".1.4", 2),
+				octets("1.3.6.1.4.1.674.10892.5.4.700.12.1.8.1.1", "System Board Fan1A"), intPDU("1.3.6.1.4.1.674.10892.5.4.700.12.1.6.1.1", 4080),
 			},
 			want: map[string]float64{
 				`temperature_celsius{sensor="CPU1 Temp"}`:                    55,
 				`temperature_crit_celsius{sensor="CPU1 Temp"}`:               98,
+				`sensor_health{sensor="CPU1 Temp"}`:                          0,
 				`temperature_celsius{sensor="System Board Inlet Temp"}`:      25.3,
 				`temperature_crit_celsius{sensor="System Board Inlet Temp"}`: 47,
+				`temperature_warn_celsius{sensor="System Board Inlet Temp"}`: 43,
+				`sensor_health{sensor="System Board Inlet Temp"}`:            1,
 				`temperature_crit_celsius{sensor="Exhaust"}`:                 80,
+				`fan_speed_rpm{sensor="System Board Fan1A"}`:                 4080,
 			},
 		},
 	}
@@ -277,14 +340,14 @@ func TestPollSensors(t *testing.T) {
 			p := newTestPoller(t, newFakeAgent(tt.pdus...), "2c", tt.profile)
 			got, err := p.Poll(context.Background())
 			checkErrs(t, err, tt.wantErrs)
-			checkFloats(t, got, tt.want)
+			checkValues(t, got, tt.want)
 		})
 	}
 }
 
-// checkFloats compares exactly: the conversions promise the float64 nearest
+// checkValues compares exactly: the conversions promise the float64 nearest
 // the decimal reading, which is what the literal in want is.
-func checkFloats(t *testing.T, got []sample.Sample, want map[string]float64) {
+func checkValues(t *testing.T, got []sample.Sample, want map[string]float64) {
 	t.Helper()
 	seen := map[string]bool{}
 	for _, s := range got {
@@ -294,86 +357,19 @@ func checkFloats(t *testing.T, got []sample.Sample, want map[string]float64) {
 		}
 		seen[k] = true
 		w, ok := want[k]
+		d, _ := lookupDesc(s.Metric)
 		switch {
 		case !ok:
 			t.Errorf("unexpected sample %s = %v", k, s.Value)
-		case s.Value.Kind() != sample.KindFloat || s.Value.Float() != w:
-			t.Errorf("%s = %v %v, want float %v", k, s.Value.Kind(), s.Value, w)
-		case s.Unit != "celsius":
-			t.Errorf("%s: unit %q", k, s.Unit)
+		case s.Value.Kind() != d.Kind || s.Value.Float() != w:
+			t.Errorf("%s = %v %v, want %v %v", k, s.Value.Kind(), s.Value, d.Kind, w)
+		case s.Unit != d.Unit:
+			t.Errorf("%s: unit %q, catalogue says %q", k, s.Unit, d.Unit)
 		}
 	}
 	for k := range want {
 		if !seen[k] {
 			t.Errorf("missing sample %s", k)
-		}
-	}
-}
-
-func TestGaugeConversions(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		m       Metric
-		pdu     gosnmp.SnmpPDU
-		want    float64
-		wantErr string
-	}{
-		{"text reading", Metric{Conv: Gauge, Text: true}, octets("1.1", " 32.000 "), 32, ""},
-		{"text garbage", Metric{Conv: Gauge, Text: true}, octets("1.1", "n/a"), 0, `reading "n/a" is not a number`},
-		{"text NaN", Metric{Conv: Gauge, Text: true}, octets("1.1", "NaN"), 0, "not a number"},
-		{"text not allowed", Metric{Conv: Gauge}, octets("1.1", "32"), 0, "wrong type"},
-		{"positive exponent", Metric{Conv: Gauge, Exp: 3}, integer("1.1", 2), 2000, ""},
-		{"gauge32 unsigned", Metric{Conv: Gauge}, gauge32("1.1", 4294967295), 4294967295, ""},
-		{"gauge32 signed", Metric{Conv: Gauge, Signed32: true}, gauge32("1.1", 4294967295), -1, ""},
-		{"gauge32 too wide", Metric{Conv: Gauge}, gauge32("1.1", 1<<32), 0, "out of range"},
-		{"unsigned32", Metric{Conv: Gauge, Exp: -1}, gosnmp.SnmpPDU{Name: ".1.1", Type: gosnmp.Uinteger32, Value: uint32(255)}, 25.5, ""},
-		{"counter is no gauge", Metric{Conv: Gauge}, counter32("1.1", 1), 0, "wrong type: want Integer or Gauge32, got Counter32"},
-		{"null", Metric{Conv: Gauge}, gosnmp.SnmpPDU{Name: ".1.1", Type: gosnmp.Null}, 0, "wrong type"},
-		{"integer with a bad Go type", Metric{Conv: Gauge}, gosnmp.SnmpPDU{Name: ".1.1", Type: gosnmp.Integer, Value: "7"}, 0, "integer value string"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.m.Name = sample.TemperatureCelsius
-			cm, err := compileMetric(tt.m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v, err := cm.value(&tt.pdu)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || v.Kind() != sample.KindFloat || v.Float() != tt.want {
-				t.Fatalf("value = %v %v, %v; want %v", v.Kind(), v, err, tt.want)
-			}
-		})
-	}
-}
-
-func TestStatusConversion(t *testing.T) {
-	t.Parallel()
-	cm, err := compileMetric(Metric{Name: sample.IfOperUp, Conv: Status, True: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		pdu  gosnmp.SnmpPDU
-		want bool
-		err  bool
-	}{
-		{integer("1", 1), true, false},
-		{integer("1", 2), false, false},
-		{integer("1", 7), false, false}, // lowerLayerDown
-		{gauge32("1", 1), false, true},
-		{octets("1", "up"), false, true},
-	} {
-		v, err := cm.value(&tt.pdu)
-		if (err != nil) != tt.err || (err == nil && (v.Kind() != sample.KindBool || v.Bool() != tt.want)) {
-			t.Errorf("%v %v: got %v, %v; want %v (error %v)", tt.pdu.Type, tt.pdu.Value, v, err, tt.want, tt.err)
 		}
 	}
 }
@@ -388,7 +384,7 @@ func TestPollTimeoutNamesTarget(t *testing.T) {
 	if len(got) != 0 {
 		t.Errorf("samples %v, want none", render(got))
 	}
-	const want = "snmppoll: tor1 (127.0.0.1:1161): walk ifTable: request timeout (after 1 retries): max retries exceeded"
+	const want = "snmppoll: tor1 (127.0.0.1:1161): get sysUpTime, sysObjectID, sysDescr: no answer (wrong community, or target down): request timeout (after 1 retries): max retries exceeded"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
@@ -396,25 +392,28 @@ func TestPollTimeoutNamesTarget(t *testing.T) {
 		t.Errorf("errors.Is(%v, ErrMaxRetriesExceeded) = false", err)
 	}
 	// One timeout is enough: the rest of the poll would wait out the same.
-	if w := f.walked(); len(w) != 1 {
-		t.Errorf("walks = %q, want a single one", w)
+	if w := f.requestLog(); len(w) != 1 {
+		t.Errorf("requests = %q, want a single one", w)
 	}
 }
 
 func TestPollStopsAtFailedTable(t *testing.T) {
 	t.Parallel()
 	f := newFakeAgent(append(ifRows(port{index: 1, descr: "a", name: "a", inErr: 1, noFCS: true}),
-		octets(lmTempSensorsDevice.OID+".1", "x"), octets(lmTempSensorsValue.OID+".1", "bad"))...)
-	f.errFor["1.3.6.1.4.1.674.10892.5.4.700.20.1.8"] = errors.New("request timeout")
-	p := newTestPoller(t, f, "2c", "if-mib", "lm-sensors", "idrac")
+		octets(oidLmTempDevice+".1", "x"), octets(oidLmTempValue+".1", "bad"))...)
+	f.errFor[oidLmTempDevice] = errors.New("request timeout")
+	p := newTestPoller(t, f, "2c", "idrac", "if-mib", "lm-sensors")
 	got, err := p.Poll(context.Background())
-	// The completed tables keep their samples and their problems.
-	checkErrs(t, err, []string{
-		"snmppoll: tor1 (127.0.0.1:1161): walk temperatureProbeTable: request timeout",
-		"lmTempSensorsValue.1: wrong type",
-	})
+	// The completed tables keep their samples and their problems; the
+	// poll stops at the first failed walk.
+	checkErrs(t, err, []string{"snmppoll: tor1 (127.0.0.1:1161): walk lmTempSensorsTable: request timeout"})
 	if len(got) != 4 {
 		t.Errorf("samples = %q, want the four of the ifTable", render(got))
+	}
+	for _, r := range f.requestLog() {
+		if strings.Contains(r, "1.3.6.1.4.1.2021.13.16.3") {
+			t.Errorf("request %q after the failed walk", r)
+		}
 	}
 }
 
@@ -430,16 +429,21 @@ func TestPollContext(t *testing.T) {
 		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "tor1 (127.0.0.1:1161)") {
 			t.Errorf("err = %v, want context.Canceled naming the target", err)
 		}
-		if w := f.walked(); len(w) != 0 || f.connects != 0 {
-			t.Errorf("walks %q, connects %d; want none", w, f.connects)
+		if w := f.requestLog(); len(w) != 0 || f.connects != 0 {
+			t.Errorf("requests %q, connects %d; want none", w, f.connects)
 		}
 	})
 	t.Run("canceled during a walk", func(t *testing.T) {
 		t.Parallel()
 		f := newFakeAgent(ifRows(port{index: 1, descr: "a", name: "a"}, port{index: 2, descr: "b", name: "b"})...)
+		f.maxVarbinds = 4 // several requests per walk
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		f.onPDU = func(gosnmp.SnmpPDU) { cancel() }
+		f.onRequest = func(kind string, _ []string) {
+			if kind == "bulk" {
+				cancel()
+			}
+		}
 		p := newTestPoller(t, f, "2c", "if-mib")
 		got, err := p.Poll(ctx)
 		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "walk ifTable") {
@@ -448,28 +452,63 @@ func TestPollContext(t *testing.T) {
 		if len(got) != 0 {
 			t.Errorf("samples %q, want none", render(got))
 		}
-		if w := f.walked(); len(w) != 1 {
-			t.Errorf("walks %q, want the first only", w)
+		var bulks int
+		for _, r := range f.requestLog() {
+			if strings.HasPrefix(r, "bulk") {
+				bulks++
+			}
+		}
+		if bulks != 1 {
+			t.Errorf("%d GETBULK requests, want the first only", bulks)
 		}
 	})
 }
 
-func TestPollVersionPicksWalk(t *testing.T) {
+// TestPollRequests checks what goes on the wire: one GET for the system
+// group, and the columns of a table walked together, with GETBULK or, on
+// SNMPv1, GETNEXT.
+func TestPollRequests(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct{ version, want string }{
-		{"1", "next 1.3.6.1.4.1.2021.13.16.2.1.3"},
-		{"2c", "bulk 1.3.6.1.4.1.2021.13.16.2.1.3"},
-		{"", "bulk 1.3.6.1.4.1.2021.13.16.2.1.3"},
+	temps := []gosnmp.SnmpPDU{
+		octets(oidLmTempDevice+".1", "a"), gauge32(oidLmTempValue+".1", 1000),
+		octets(oidLmTempDevice+".2", "b"), gauge32(oidLmTempValue+".2", 2000),
+	}
+	const sys = "get .1.3.6.1.2.1.1.3.0,.1.3.6.1.2.1.1.2.0,.1.3.6.1.2.1.1.1.0"
+	const cols = ".1.3.6.1.4.1.2021.13.16.2.1.2,.1.3.6.1.4.1.2021.13.16.2.1.3"
+	for _, tt := range []struct {
+		version string
+		want    []string
+	}{
+		{"1", []string{sys,
+			"next " + cols,
+			"next .1.3.6.1.4.1.2021.13.16.2.1.2.1,.1.3.6.1.4.1.2021.13.16.2.1.3.1",
+			"next .1.3.6.1.4.1.2021.13.16.2.1.2.2,.1.3.6.1.4.1.2021.13.16.2.1.3.2",
+			// Nothing follows lmTempSensorsValue.2: noSuchName for it
+			// fails the request (RFC 1157 §4.1.3), asked again without.
+			"next .1.3.6.1.4.1.2021.13.16.2.1.2.2",
+		}},
+		{"2c", []string{sys, "bulk " + cols}},
 	} {
-		f := newFakeAgent()
-		p := newTestPoller(t, f, tt.version, "lm-sensors")
-		if _, err := p.Poll(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		want := []string{tt.want, strings.Replace(tt.want, ".2.1.3", ".2.1.2", 1)}
-		if w := f.walked(); !slices.Equal(w, want) {
-			t.Errorf("version %q: walks %q, want %q", tt.version, w, want)
-		}
+		t.Run("v"+tt.version, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeAgent(temps...)
+			f.v1 = tt.version == "1"
+			p := newTestPoller(t, f, tt.version, "lm-sensors")
+			got, err := p.Poll(context.Background())
+			if err != nil || len(got) != 2 {
+				t.Fatalf("poll: %v, %v", render(got), err)
+			}
+			var log []string
+			for _, r := range f.requestLog() {
+				// The fan and voltage tables are empty.
+				if !strings.Contains(r, "13.16.3.1") && !strings.Contains(r, "13.16.4.1") {
+					log = append(log, r)
+				}
+			}
+			if !slices.Equal(log, tt.want) {
+				t.Errorf("requests\n%s\nwant\n%s", strings.Join(log, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
 	}
 }
 
@@ -495,8 +534,8 @@ func TestPollAcrossPolls(t *testing.T) {
 		return nil
 	}
 	// Port 2 is removed, port 3 renamed, port 4 added.
-	f.remove("1.3.6.1.2.1.2.2.1.2.2", "1.3.6.1.2.1.2.2.1.8.2", "1.3.6.1.2.1.2.2.1.13.2", "1.3.6.1.2.1.2.2.1.14.2", "1.3.6.1.2.1.2.2.1.20.2", "1.3.6.1.2.1.31.1.1.1.1.2")
-	f.set(octets(ifName.OID+".3", "c-renamed"), counter32(ifInErrors.OID+".1", 10))
+	f.remove(oidIfDescr+".2", oidIfOperStatus+".2", oidIfInDiscards+".2", oidIfInErrors+".2", oidIfOutErrors+".2", oidIfName+".2")
+	f.set(octets(oidIfName+".3", "c-renamed"), counter32(oidIfInErrors+".1", 10))
 	f.set(ifRows(port{index: 4, descr: "d", name: "d", inErr: 4, noFCS: true})...)
 	second, err := p.Poll(context.Background())
 	if err != nil {
@@ -533,8 +572,8 @@ func TestPollProblemsBounded(t *testing.T) {
 	t.Parallel()
 	var pdus []gosnmp.SnmpPDU
 	for i := 1; i <= 100; i++ {
-		pdus = append(pdus, octets(fmt.Sprintf("%s.%d", lmTempSensorsDevice.OID, i), fmt.Sprint("s", i)),
-			octets(fmt.Sprintf("%s.%d", lmTempSensorsValue.OID, i), "garbage"))
+		pdus = append(pdus, octets(fmt.Sprintf("%s.%d", oidLmTempDevice, i), fmt.Sprint("s", i)),
+			octets(fmt.Sprintf("%s.%d", oidLmTempValue, i), "garbage"))
 	}
 	p := newTestPoller(t, newFakeAgent(pdus...), "2c", "lm-sensors")
 	got, err := p.Poll(context.Background())
@@ -552,21 +591,36 @@ func TestPollRowLimit(t *testing.T) {
 	var pdus []gosnmp.SnmpPDU
 	for i := 1; i <= maxRows+10; i++ {
 		ix := fmt.Sprint(".", i)
-		pdus = append(pdus, octets(lmTempSensorsDevice.OID+ix, "s"+ix), gauge32(lmTempSensorsValue.OID+ix, 1000))
+		pdus = append(pdus, octets(oidLmTempDevice+ix, "s"+ix), gauge32(oidLmTempValue+ix, 1000))
 	}
 	p := newTestPoller(t, newFakeAgent(pdus...), "2c", "lm-sensors")
 	got, err := p.Poll(context.Background())
 	if len(got) != maxRows {
 		t.Errorf("got %d samples, want %d", len(got), maxRows)
 	}
-	if err == nil || !strings.Contains(err.Error(), "lmTempSensorsTable: more than 8192 rows, 20 values ignored") {
+	// The walk of each column stops at the first value over the limit.
+	if err == nil || !strings.Contains(err.Error(), "lmTempSensorsTable: more than 8192 rows, 2 values ignored") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestPollNoData(t *testing.T) {
+	t.Parallel()
+	// An agent that has the system group and nothing the profile reads.
+	f := newFakeAgent()
+	p := newTestPoller(t, f, "2c", "idrac")
+	got, err := p.Poll(context.Background())
+	if len(got) != 0 || !errors.Is(err, ErrNoData) {
+		t.Fatalf("poll: %v, %v; want ErrNoData", render(got), err)
+	}
+	if want := "snmppoll: tor1 (127.0.0.1:1161): the agent has none of the objects of the profiles [idrac]"; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
 	}
 }
 
 func TestPollerLifecycle(t *testing.T) {
 	t.Parallel()
-	f := newFakeAgent()
+	f := newFakeAgent(octets(oidLmTempDevice+".1", "a"), gauge32(oidLmTempValue+".1", 1000))
 	p := newTestPoller(t, f, "2c", "lm-sensors")
 	for range 2 {
 		if _, err := p.Poll(context.Background()); err != nil {
@@ -593,6 +647,11 @@ func TestPollerLifecycle(t *testing.T) {
 func TestNew(t *testing.T) {
 	t.Parallel()
 	ok := Opts{Name: "tor1", Address: "127.0.0.1:1161", Profiles: []string{"if-mib"}}
+	v3 := func(o *Opts) {
+		o.Version, o.User = "3", "poller"
+		o.AuthProtocol, o.AuthPassphrase = "SHA-256", "authpass1"
+		o.PrivProtocol, o.PrivPassphrase = "AES-256-C", "privpass1"
+	}
 	tests := []struct {
 		name    string
 		edit    func(o *Opts)
@@ -601,17 +660,23 @@ func TestNew(t *testing.T) {
 		{"minimal", func(*Opts) {}, ""},
 		{"ipv6", func(o *Opts) { o.Address = "[::1]:161" }, ""},
 		{"v1", func(o *Opts) { o.Version = "1" }, ""},
+		{"auto", func(o *Opts) { o.Profiles = nil }, ""},
 		{"all profiles", func(o *Opts) { o.Profiles = ProfileNames() }, ""},
-		{"v3", func(o *Opts) { o.Version = "3" }, `unsupported SNMP version "3"`},
+		{"v3 authPriv", v3, ""},
+		{"v3 noAuthNoPriv", func(o *Opts) { o.Version, o.User = "3", "u" }, ""},
+		{"v4", func(o *Opts) { o.Version = "4" }, `unsupported SNMP version "4"`},
+		{"v3 without user", func(o *Opts) { v3(o); o.User = "" }, "SNMPv3 needs a user"},
+		{"v3 with community", func(o *Opts) { v3(o); o.Community = "public" }, "a community is for SNMPv1 and v2c"},
+		{"user on v2c", func(o *Opts) { o.User = "u" }, `set version "3"`},
 		{"no address", func(o *Opts) { o.Address = "" }, "empty address"},
 		{"bad port", func(o *Opts) { o.Address = "h:99999" }, `bad port "99999"`},
 		{"port zero", func(o *Opts) { o.Address = "h:0" }, `bad port "0"`},
 		{"unbracketed ipv6 with port", func(o *Opts) { o.Address = "fe80::1::161" }, "too many colons"},
 		{"no host", func(o *Opts) { o.Address = ":161" }, "empty host"},
-		{"no profiles", func(o *Opts) { o.Profiles = nil }, "no profiles"},
-		{"unknown profile", func(o *Opts) { o.Profiles = []string{"hpe"} }, `unknown profile "hpe" (have [idrac if-mib lm-sensors])`},
+		{"unknown profile", func(o *Opts) { o.Profiles = []string{"hpe"} }, `unknown profile "hpe" (have [auto cisco-entity-sensor`},
 		{"twice", func(o *Opts) { o.Profiles = []string{"idrac", "idrac"} }, `profile "idrac" listed twice`},
 		{"negative timeout", func(o *Opts) { o.Timeout = -1 }, "negative timeout"},
+		{"missing profile dir", func(o *Opts) { o.ProfileDirs = []string{"/nonexistent"} }, "profiles in /nonexistent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -662,8 +727,7 @@ func TestSplitAddress(t *testing.T) {
 
 func TestNewAppliesDefaults(t *testing.T) {
 	t.Parallel()
-	// The settings land on the gosnmp client; read them back through the
-	// closure New installs.
+	// The settings land on the gosnmp client.
 	p, err := New(&Opts{Name: "bmc1", Address: "[::1]:1161", Profiles: []string{"idrac"}, Retries: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -673,10 +737,13 @@ func TestNewAppliesDefaults(t *testing.T) {
 		t.Fatal("poller uses gosnmp.Default")
 	}
 	if g.Target != "::1" || g.Port != 1161 || g.Community != "public" || g.Version != gosnmp.Version2c ||
-		g.Timeout != DefaultTimeout || g.Retries != 0 || g.MaxRepetitions != DefaultMaxRepetitions {
+		g.Timeout != DefaultTimeout || g.Retries != 0 || g.MaxRepetitions != DefaultMaxRepetitions || p.req.reps != DefaultMaxRepetitions {
 		t.Errorf("gosnmp settings %+v", g)
 	}
-	p2, err := New(&Opts{Address: "10.1.1.1", Community: "c", Version: "1", Timeout: 5e8, Retries: 3, MaxRepetitions: 10, Profiles: []string{"idrac"}})
+	if !p.req.bulk || p.auto || len(p.tables) != 2 {
+		t.Errorf("bulk %v, auto %v, %d tables", p.req.bulk, p.auto, len(p.tables))
+	}
+	p2, err := New(&Opts{Address: "10.1.1.1", Community: "c", Version: "1", Timeout: 5e8, Retries: 3, MaxRepetitions: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -684,80 +751,8 @@ func TestNewAppliesDefaults(t *testing.T) {
 	if g2 == g || g2.Community != "c" || g2.Version != gosnmp.Version1 || g2.Timeout != 5e8 || g2.Retries != 3 || g2.MaxRepetitions != 10 || g2.Port != 161 {
 		t.Errorf("gosnmp settings %+v", g2)
 	}
-	if p2.String() != "10.1.1.1 (10.1.1.1)" || p2.bulk {
-		t.Errorf("String() = %q, bulk %v", p2.String(), p2.bulk)
-	}
-}
-
-func TestBuiltinProfiles(t *testing.T) {
-	t.Parallel()
-	for _, name := range ProfileNames() {
-		prof, _ := LookupProfile(name)
-		cp, err := compileProfile(prof)
-		if err != nil {
-			t.Errorf("%s: %v", name, err)
-			continue
-		}
-		for _, tbl := range cp.tables {
-			if len(tbl.labels) == 0 {
-				t.Errorf("%s %s: no labels", name, tbl.name)
-			}
-			for _, m := range tbl.metrics {
-				d, _ := sample.Lookup(m.Name)
-				// Keep label sets small and as the catalogue documents.
-				var have []string
-				for _, l := range tbl.labels {
-					have = append(have, l.name)
-				}
-				if !slices.Equal(have, d.Labels) {
-					t.Errorf("%s %s: labels %v, catalogue says %v", name, m.Name, have, d.Labels)
-				}
-			}
-		}
-	}
-}
-
-func TestCompileRejects(t *testing.T) {
-	t.Parallel()
-	col := Column{Name: "c", OID: "1.3.6.1.4.1.1.1"}
-	lbl := []Label{{Name: "sensor", From: []Column{{Name: "n", OID: "1.3.6.1.4.1.1.2"}}}}
-	for _, tt := range []struct {
-		name string
-		p    Profile
-		want string
-	}{
-		{"no name", Profile{}, "profile without a name"},
-		{"no tables", Profile{Name: "x"}, "no tables"},
-		{"no metrics", Profile{Name: "x", Tables: []Table{{Name: "t"}}}, "no metrics"},
-		{"unknown metric", Profile{Name: "x", Tables: []Table{{Name: "t", Metrics: []Metric{{Name: "nope", From: col, Conv: Gauge}}}}}, "not in the sample catalogue"},
-		{"kind mismatch", Profile{Name: "x", Tables: []Table{{Name: "t", Metrics: []Metric{{Name: sample.IfInErrors, From: col, Conv: Gauge}}}}}, "yields float, the catalogue says uint"},
-		{"no conversion", Profile{Name: "x", Tables: []Table{{Name: "t", Metrics: []Metric{{Name: sample.IfInErrors, From: col}}}}}, "unknown conversion"},
-		{"bad oid", Profile{Name: "x", Tables: []Table{{Name: "t", Metrics: []Metric{{Name: sample.IfInErrors, From: Column{Name: "c", OID: ".1.3"}, Conv: Counter}}}}}, `oid ".1.3" is not numeric`},
-		{"exponent", Profile{Name: "x", Tables: []Table{{Name: "t", Labels: lbl, Metrics: []Metric{{Name: sample.TemperatureCelsius, From: col, Conv: Gauge, Exp: -40}}}}}, "exponent -40 out of range"},
-		{"label twice", Profile{Name: "x", Tables: []Table{{Name: "t", Labels: append(lbl, lbl...), Metrics: []Metric{{Name: sample.TemperatureCelsius, From: col, Conv: Gauge}}}}}, `repeated label name "sensor"`},
-		{"label without columns", Profile{Name: "x", Tables: []Table{{Name: "t", Labels: []Label{{Name: "sensor"}}, Metrics: []Metric{{Name: sample.TemperatureCelsius, From: col, Conv: Gauge}}}}}, "label sensor: no columns"},
-	} {
-		if _, err := compileProfile(tt.p); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
-		}
-	}
-}
-
-func TestCleanLabel(t *testing.T) {
-	t.Parallel()
-	long := strings.Repeat("a", maxLabelLen-1) + "é" // é straddles the limit
-	for _, tt := range []struct{ in, want string }{
-		{"Gi1/0/1", "Gi1/0/1"},
-		{"eth0\x00", "eth0"},
-		{"  CPU1 Temp \x00\x00", "CPU1 Temp"},
-		{"\x00", ""},
-		{"bad\xffname", "bad\uFFFDname"},
-		{long, strings.Repeat("a", maxLabelLen-1)},
-		{strings.Repeat("b", 300), strings.Repeat("b", maxLabelLen)},
-	} {
-		if got := string(cleanLabel([]byte(tt.in))); got != tt.want {
-			t.Errorf("cleanLabel(%q) = %q, want %q", tt.in, got, tt.want)
-		}
+	if p2.String() != "10.1.1.1 (10.1.1.1)" || p2.req.bulk || !p2.auto || p2.req.reps != 10 {
+		t.Errorf("String() = %q, bulk %v, auto %v", p2.String(), p2.req.bulk, p2.auto)
 	}
 }
 
@@ -776,8 +771,38 @@ func TestPollConcurrent(t *testing.T) {
 					t.Errorf("poll: %d samples, %v", len(ss), err)
 					return
 				}
+				_ = p.ActiveProfiles()
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// TestScalars reads a profile's scalar objects in the GET of the system
+// group.
+func TestScalars(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeProfile(t, dir, "thermal.yaml", `version: 1
+name: thermal
+tables: []
+scalars:
+  - {name: sensor_health, object: cpqHeThermalCondition, oid: 1.3.6.1.4.1.232.6.2.6.1.0, type: enum, map: {2: 0, 3: 1, 4: 2}, labels: {sensor: "thermal {system}"}}
+  - {name: temperature_celsius, oid: 1.3.6.1.4.1.99999.1.0, type: gauge, labels: {sensor: inlet}}
+  - {name: if_in_errors_total, oid: 1.3.6.1.4.1.99999.2.0, type: counter, rate: false}
+`)
+	f := newFakeAgent(intPDU("1.3.6.1.4.1.232.6.2.6.1.0", 3), intPDU("1.3.6.1.4.1.99999.1.0", 21))
+	p := newTestPollerOpts(t, f, &Opts{Profiles: []string{"thermal"}, ProfileDirs: []string{dir}, Now: func() time.Time { return testNow }})
+	got, err := p.Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSamples(t, got, []string{
+		`sensor_health{sensor="thermal {system}"} uint 1 status`,
+		`temperature_celsius{sensor="inlet"} float 21 celsius`,
+	})
+	want := "get .1.3.6.1.2.1.1.3.0,.1.3.6.1.2.1.1.2.0,.1.3.6.1.2.1.1.1.0,.1.3.6.1.4.1.232.6.2.6.1.0,.1.3.6.1.4.1.99999.1.0,.1.3.6.1.4.1.99999.2.0"
+	if log := f.requestLog(); !slices.Equal(log, []string{want}) {
+		t.Errorf("requests %q, want one GET %q", log, want)
+	}
 }

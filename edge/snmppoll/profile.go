@@ -1,23 +1,54 @@
 package snmppoll
 
 import (
+	"embed"
 	"errors"
 	"fmt"
-	"math"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
 	"sort"
-	"strings"
+	"sync"
 
-	"github.com/rackwatch/rackwatch/edge/sample"
+	"github.com/rackwatch/rackwatch/edge/configfile"
+	"gopkg.in/yaml.v3"
 )
 
-// Profile describes what to read from one kind of device. It is plain data so
-// that a new device family is a new Profile value, and so that profiles can
-// later be loaded from configuration.
+// A Profile describes what to read from one kind of device: the objects
+// that identify it (Match), and the tables and scalars to read, with
+// numeric OIDs and how each value becomes a catalogue metric. Profiles are
+// YAML files, one profile per file; the built-in ones are in the profiles
+// directory of this package and document the schema by example.
 type Profile struct {
+	// Version is the file format version, 1.
+	Version int `yaml:"version"`
 	// Name is what Opts.Profiles refers to, such as "if-mib".
-	Name string
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Match selects the profile when Opts.Profiles asks for "auto".
+	Match Match `yaml:"match"`
+	// Scalars are read with GET, together with sysUpTime.
+	Scalars []Scalar `yaml:"scalars"`
 	// Tables are walked in order.
-	Tables []Table
+	Tables []Table `yaml:"tables"`
+
+	file *configfile.File // for errors naming file, line and key
+}
+
+// Match says which agents a profile applies to. A profile matches when any
+// of its criteria holds; a profile without criteria matches only when named.
+type Match struct {
+	// SysObjectID lists OID prefixes of sysObjectID.0, matched at arc
+	// boundaries: "1.3.6.1.4.1.9" matches 1.3.6.1.4.1.9.1.1208, not
+	// 1.3.6.1.4.1.99.
+	SysObjectID []string `yaml:"sys_object_id"`
+	// SysDescr lists regular expressions (RE2) searched in sysDescr.0.
+	SysDescr []string `yaml:"sys_descr"`
+	// Exists lists OIDs, typically of a table entry, that match when the
+	// agent has any object below them. All are probed in one GETNEXT.
+	Exists []string `yaml:"exists"`
 }
 
 // Table is a set of columns that share one index. The columns may come from
@@ -26,234 +57,292 @@ type Profile struct {
 // dot3StatsFCSErrors belong to the same rows as ifInErrors.
 type Table struct {
 	// Name is the MIB table, used in errors ("walk ifTable: ...").
-	Name string
-	// Labels identify a row in its samples. A row for which a label has no
-	// value is skipped and reported.
-	Labels []Label
-	// Metrics are the samples each row yields.
-	Metrics []Metric
+	Name string `yaml:"name"`
+	// Columns are the objects the labels, metrics and conditions refer to.
+	Columns []Column `yaml:"columns"`
+	// Labels identify a row in its samples.
+	Labels []Label `yaml:"labels"`
+	// Filter drops the rows for which any condition fails.
+	Filter []Condition `yaml:"filter"`
+	// Metrics are the samples each row may yield.
+	Metrics []Metric `yaml:"metrics"`
+	// Discontinuity names a TimeTicks column, such as IF-MIB
+	// ifCounterDiscontinuityTime, whose change marks a discontinuity of
+	// every counter of the row.
+	Discontinuity string `yaml:"discontinuity"`
+	// DedupeLabel names the label that gets " #<index>" appended when a
+	// row has the same labels as an earlier one (BMCs name two sensors
+	// alike). Without it such rows are skipped and reported.
+	DedupeLabel string `yaml:"dedupe_label"`
 }
 
 // Column is one columnar object of a MIB table.
 type Column struct {
-	// Name is the MIB object name, used in errors.
-	Name string
-	// OID is the numeric OID of the column, without a leading dot and
-	// without an index.
-	OID string
+	// Name is the MIB object name, used in errors and by the other keys.
+	Name string `yaml:"name"`
+	// OID is the numeric OID of the column, without an index.
+	OID string `yaml:"oid"`
 	// Table is the MIB table holding the column when it differs from the
 	// enclosing Table's, such as "ifXTable" for ifName.
-	Table string
+	Table string `yaml:"table"`
+	// Index makes the column a lookup into another table: its instance is
+	// the given arcs of the row's index, "2" or "2-3" (1-based), or the
+	// whole index with "all". Lookup columns are read with GET for the
+	// rows that exist, rather than walked: entPhysicalName for the
+	// sensors of entPhySensorTable, lldpLocPortId by lldpRemLocalPortNum.
+	Index string `yaml:"index"`
+	// Enum gives the text of integer values when the column is used in a
+	// label.
+	Enum map[int64]string `yaml:"enum"`
+	// Hex renders an OCTET STRING that is not printable text (a MAC
+	// address) as colon-separated hex in labels.
+	Hex bool `yaml:"hex"`
+	// TrimSuffix lists suffixes removed from the text in labels, such as
+	// the ", GREEN" state that Catalyst switches append to their sensor
+	// descriptions, which would otherwise rename the series when the
+	// state changes.
+	TrimSuffix []string `yaml:"trim_suffix"`
 }
 
 // Label gives each sample of a row one label.
 type Label struct {
 	// Name is the label name, such as "ifname".
-	Name string
-	// From lists the columns the value may come from, in order of
-	// preference: the first column with a non-empty string for the row
-	// wins. ifName is preferred to ifDescr, which some agents fill with a
-	// long vendor string.
-	From []Column
+	Name string `yaml:"name"`
+	// From lists columns in order of preference: the first column with
+	// non-empty printable text for the row wins; failing that, the first
+	// with any value (binary rendered as hex for a Hex column). ifName is
+	// preferred to ifDescr, which some agents fill with a long vendor
+	// string; an LLDP port description to a port ID that is a MAC address.
+	From Names `yaml:"from"`
+	// Template builds the value when no From column has one: text with
+	// {column}, {index} (the row's index) or {index.N} (its N-th arc),
+	// such as "{cpqHeTemperatureLocale} {cpqHeTemperatureIndex}".
+	Template string `yaml:"template"`
 }
 
-// Conversion says how a column's raw value becomes a sample value.
-type Conversion uint8
-
-// Conversions.
-const (
-	// Counter takes a Counter32 or Counter64 exactly, as sample.Uint.
-	Counter Conversion = iota + 1
-	// Gauge takes an INTEGER, Gauge32 or Unsigned32 (or, with
-	// Metric.Text, an OCTET STRING holding a decimal number) and yields
-	// sample.Float of raw × 10^Metric.Exp.
-	Gauge
-	// Status takes an INTEGER enumeration and yields sample.Bool, true when
-	// the value equals Metric.True.
-	Status
-)
-
-func (c Conversion) String() string {
-	switch c {
-	case Counter:
-		return "counter"
-	case Gauge:
-		return "gauge"
-	case Status:
-		return "status"
-	}
-	return fmt.Sprintf("conversion(%d)", uint8(c))
-}
-
-// Metric turns one column into one catalogue metric.
-type Metric struct {
-	// Name is the catalogue metric name; the unit comes from
-	// sample.Lookup.
-	Name string
-	From Column
-	Conv Conversion
-	// Exp is the decimal exponent of a Gauge's raw value: -3 for
-	// milli-degrees, -1 for tenths. The value is computed as raw / 10^-Exp
-	// so that it is the float64 nearest the decimal reading.
-	Exp int
-	// Signed32 reinterprets an unsigned 32-bit Gauge as two's complement.
+// Conversion says how a raw value becomes a sample value.
+type Conversion struct {
+	// Type is one of
+	//   - counter: a Counter32 or Counter64 taken exactly (sample.Uint);
+	//   - gauge: an INTEGER, Gauge32, Unsigned32 or TimeTicks (or, with
+	//     Text, an OCTET STRING holding a decimal number), as sample.Float
+	//     of raw × 10^Exp;
+	//   - status: an INTEGER enumeration, true when the value is in True;
+	//   - enum: an INTEGER enumeration mapped by Map to sample.Uint; values
+	//     absent from Map yield no sample;
+	//   - info: always 1, for a row whose labels are the information.
+	Type string `yaml:"type"`
+	// Exp is the decimal exponent of a gauge's raw value: -3 for
+	// milli-degrees, -1 for tenths, 6 for Mbit/s to bit/s.
+	Exp int `yaml:"exp"`
+	// Signed32 reinterprets an unsigned 32-bit gauge as two's complement.
 	// LM-SENSORS-MIB declares lmTempSensorsValue as Gauge32, so net-snmp
 	// sends -5 °C as 4294962296.
-	Signed32 bool
-	// Text accepts a Gauge sent as an OCTET STRING such as "32.000"
+	Signed32 bool `yaml:"signed32"`
+	// Text accepts a gauge sent as an OCTET STRING such as "32.000"
 	// (ATEN-IPMI-MIB sensorReading).
-	Text bool
-	// True is the Status value meaning true: up(1) for ifOperStatus.
-	True int64
+	Text bool `yaml:"text"`
+	// Skip lists raw values that mean "no reading", such as -99 for an
+	// unknown HPE temperature; they yield no sample and no error.
+	Skip []float64 `yaml:"skip"`
+	// True lists the status values meaning true: up(1) for ifOperStatus.
+	True []int64 `yaml:"true"`
+	// Map maps enum values to the sample value.
+	Map map[int64]uint64 `yaml:"map"`
 }
 
-// compiled forms of the types above, checked once in New.
-type compiledProfile struct {
-	name   string
-	tables []*compiledTable
+// Metric turns a column of each row into a catalogue metric.
+type Metric struct {
+	// Name is the catalogue metric name; the unit comes from the
+	// catalogue (sample.Catalogue, then Metrics).
+	Name string `yaml:"name"`
+	// From lists columns in order of preference; the first the row has is
+	// used: dot3HCStatsFCSErrors before dot3StatsFCSErrors.
+	From       Names `yaml:"from"`
+	Conversion `yaml:",inline"`
+	// ScaleFrom and PrecisionFrom name the columns of an ENTITY-SENSOR-MIB
+	// style reading (RFC 3433): the value is raw × 10^(3·(scale−9)) ×
+	// 10^−precision.
+	ScaleFrom     string `yaml:"scale_from"`
+	PrecisionFrom string `yaml:"precision_from"`
+	// When lists conditions on the row that must all hold for this metric.
+	When []Condition `yaml:"when"`
+	// Rate, for a counter, publishes its per-second rate as the gauge
+	// RateName(Name); it defaults to true.
+	Rate *bool `yaml:"rate"`
 }
 
-type compiledTable struct {
-	name string
-	// cols are the distinct columns walked for the table, in walk order.
-	cols    []compiledColumn
-	labels  []compiledLabel // sorted by name, as sample.Labels expects
-	metrics []compiledMetric
+// Scalar turns one scalar object into a metric.
+type Scalar struct {
+	// Name is the catalogue metric name.
+	Name string `yaml:"name"`
+	// Object is the MIB object, used in errors; it defaults to the OID.
+	Object string `yaml:"object"`
+	// OID is the instance, ending in .0.
+	OID        string `yaml:"oid"`
+	Conversion `yaml:",inline"`
+	// Labels are constant labels, such as {sensor: system}.
+	Labels map[string]string `yaml:"labels"`
+	Rate   *bool             `yaml:"rate"`
 }
 
-type compiledColumn struct {
-	Column
-	prefix string // ".OID." as gosnmp names the instances
-	table  string // MIB table for errors
+// Condition tests one column of a row. A row without the column fails,
+// unless OrAbsent.
+type Condition struct {
+	Column string `yaml:"column"`
+	// Any holds when one of its conditions holds; it takes no column.
+	Any []Condition `yaml:"any"`
+	// In and NotIn test an integer value.
+	In    []int64 `yaml:"in"`
+	NotIn []int64 `yaml:"not_in"`
+	// Match is a regular expression (RE2) searched in the text value.
+	Match string `yaml:"match"`
+	// NonZero holds for a number (or decimal text) other than zero.
+	NonZero bool `yaml:"nonzero"`
+	// OrAbsent makes the condition hold for a row without the column too,
+	// for optional status columns.
+	OrAbsent bool `yaml:"or_absent"`
 }
 
-type compiledLabel struct {
-	name string
-	from []int // indexes into cols
-}
+// Names is a list of column names; YAML may give one name as a string.
+type Names []string
 
-type compiledMetric struct {
-	Metric
-	col  int
-	unit string
-	div  float64 // 10^-Exp when Exp < 0
-	mul  float64 // 10^Exp when Exp > 0
-}
-
-// maxExp bounds Metric.Exp so that 10^|Exp| is an exact float64.
-const maxExp = 22
-
-func compileProfile(p Profile) (*compiledProfile, error) {
-	if p.Name == "" {
-		return nil, errors.New("profile without a name")
+// UnmarshalYAML accepts "ifName" as well as [ifName, ifDescr].
+func (n *Names) UnmarshalYAML(v *yaml.Node) error {
+	if v.Kind == yaml.ScalarNode {
+		*n = Names{v.Value}
+		return nil
 	}
-	cp := &compiledProfile{name: p.Name}
-	for i := range p.Tables {
-		ct, err := compileTable(&p.Tables[i])
-		if err != nil {
-			return nil, fmt.Errorf("profile %s: %w", p.Name, err)
-		}
-		cp.tables = append(cp.tables, ct)
+	var s []string
+	if err := v.Decode(&s); err != nil {
+		return err
 	}
-	if len(cp.tables) == 0 {
-		return nil, fmt.Errorf("profile %s: no tables", p.Name)
-	}
-	return cp, nil
-}
-
-func compileTable(t *Table) (*compiledTable, error) {
-	if t.Name == "" {
-		return nil, errors.New("table without a name")
-	}
-	if len(t.Metrics) == 0 {
-		return nil, fmt.Errorf("table %s: no metrics", t.Name)
-	}
-	ct := &compiledTable{name: t.Name}
-	colIndex := func(c Column) (int, error) {
-		if err := checkOID(c.OID); err != nil {
-			return 0, fmt.Errorf("table %s: column %s: %w", t.Name, c.Name, err)
-		}
-		for i, have := range ct.cols {
-			if have.OID == c.OID {
-				return i, nil
-			}
-		}
-		mib := c.Table
-		if mib == "" {
-			mib = t.Name
-		}
-		ct.cols = append(ct.cols, compiledColumn{Column: c, prefix: "." + c.OID + ".", table: mib})
-		return len(ct.cols) - 1, nil
-	}
-	// Metric columns are walked first: a table's own columns come before
-	// the label columns of augmenting tables such as ifXTable.
-	for _, m := range t.Metrics {
-		cm, err := compileMetric(m)
-		if err != nil {
-			return nil, fmt.Errorf("table %s: %w", t.Name, err)
-		}
-		if cm.col, err = colIndex(m.From); err != nil {
-			return nil, err
-		}
-		ct.metrics = append(ct.metrics, cm)
-	}
-	seen := map[string]bool{}
-	for _, l := range t.Labels {
-		if l.Name == "" || seen[l.Name] {
-			return nil, fmt.Errorf("table %s: empty or repeated label name %q", t.Name, l.Name)
-		}
-		seen[l.Name] = true
-		if len(l.From) == 0 {
-			return nil, fmt.Errorf("table %s: label %s: no columns", t.Name, l.Name)
-		}
-		cl := compiledLabel{name: l.Name}
-		for _, c := range l.From {
-			i, err := colIndex(c)
-			if err != nil {
-				return nil, err
-			}
-			cl.from = append(cl.from, i)
-		}
-		ct.labels = append(ct.labels, cl)
-	}
-	sort.Slice(ct.labels, func(i, j int) bool { return ct.labels[i].name < ct.labels[j].name })
-	return ct, nil
-}
-
-func compileMetric(m Metric) (compiledMetric, error) {
-	d, ok := sample.Lookup(m.Name)
-	if !ok {
-		return compiledMetric{}, fmt.Errorf("metric %q is not in the sample catalogue", m.Name)
-	}
-	want := map[Conversion]sample.Kind{Counter: sample.KindUint, Gauge: sample.KindFloat, Status: sample.KindBool}[m.Conv]
-	if want == sample.KindInvalid {
-		return compiledMetric{}, fmt.Errorf("metric %s: unknown conversion %v", m.Name, m.Conv)
-	}
-	if d.Kind != want {
-		return compiledMetric{}, fmt.Errorf("metric %s: conversion %v yields %v, the catalogue says %v", m.Name, m.Conv, want, d.Kind)
-	}
-	if m.Exp < -maxExp || m.Exp > maxExp {
-		return compiledMetric{}, fmt.Errorf("metric %s: exponent %d out of range", m.Name, m.Exp)
-	}
-	cm := compiledMetric{Metric: m, unit: d.Unit}
-	switch {
-	case m.Exp < 0:
-		cm.div = math.Pow10(-m.Exp)
-	case m.Exp > 0:
-		cm.mul = math.Pow10(m.Exp)
-	}
-	return cm, nil
-}
-
-// checkOID accepts a dotted numeric OID without a leading dot.
-func checkOID(oid string) error {
-	if oid == "" {
-		return errors.New("empty oid")
-	}
-	for _, arc := range strings.Split(oid, ".") {
-		if arc == "" || strings.Trim(arc, "0123456789") != "" {
-			return fmt.Errorf("oid %q is not numeric", oid)
-		}
-	}
+	*n = s
 	return nil
+}
+
+// profileVersions are the profile file formats this package reads.
+var profileVersions = []int{1}
+
+//go:embed profiles/*.yaml
+var embedded embed.FS
+
+// builtinSet holds the embedded profiles, parsed and compiled once.
+var builtinSet = sync.OnceValues(func() (*profileSet, error) {
+	ps, err := readProfiles(embedded, "profiles", "profiles", nil)
+	if err != nil {
+		return nil, err
+	}
+	return compileSet(ps)
+})
+
+// LoadProfiles returns the built-in profiles overridden and extended by the
+// *.yaml and *.yml files of dirs, read in order: a file whose profile has
+// the name of an earlier one replaces it. Each file is decoded strictly,
+// and every problem is reported with the file, the line and the key, joined
+// with errors.Join. The profiles share their slices with the package and
+// must not be modified. Opts.ProfileDirs loads the same way.
+func LoadProfiles(dirs ...string) ([]Profile, error) {
+	set, err := loadSet(dirs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Profile, len(set.profiles))
+	for i, cp := range set.profiles {
+		out[i] = *cp.src
+	}
+	return out, nil
+}
+
+func loadSet(dirs []string) (*profileSet, error) {
+	base, err := builtinSet()
+	if err != nil {
+		return nil, err
+	}
+	if len(dirs) == 0 {
+		return base, nil
+	}
+	ps := make([]*Profile, len(base.profiles))
+	for i, cp := range base.profiles {
+		ps[i] = cp.src
+	}
+	for _, dir := range dirs {
+		ps, err = readProfiles(os.DirFS(dir), ".", dir, ps)
+		if err != nil {
+			return nil, fmt.Errorf("snmppoll: profiles in %s: %w", dir, err)
+		}
+	}
+	set, err := compileSet(ps)
+	if err != nil {
+		return nil, fmt.Errorf("snmppoll: profiles: %w", err)
+	}
+	return set, nil
+}
+
+// readProfiles decodes the profile files of dir in fsys and merges them
+// into base by name. Errors name the files as display/<file>.
+func readProfiles(fsys fs.FS, dir, display string, base []*Profile) ([]*Profile, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(base)
+	fromHere := map[string]string{}
+	var errs []error
+	for _, e := range entries {
+		ext := path.Ext(e.Name())
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		name := filepath.Join(display, e.Name())
+		p := new(Profile)
+		f, err := configfile.Decode(name, data, profileVersions, p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.file = f
+		if p.Name == "" {
+			errs = append(errs, f.Errorf("name", "required"))
+			continue
+		}
+		if prev, dup := fromHere[p.Name]; dup {
+			errs = append(errs, f.Errorf("name", "profile %q is also defined in %s", p.Name, prev))
+			continue
+		}
+		fromHere[p.Name] = name
+		if i := slices.IndexFunc(out, func(q *Profile) bool { return q.Name == p.Name }); i >= 0 {
+			out[i] = p
+		} else {
+			out = append(out, p)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// AutoProfile is the profile name that selects profiles by their Match
+// section; it is the default when Opts.Profiles is empty.
+const AutoProfile = "auto"
+
+// ProfileNames lists AutoProfile and the built-in profiles, sorted.
+func ProfileNames() []string {
+	names := []string{AutoProfile}
+	set, err := builtinSet()
+	if err != nil {
+		return names
+	}
+	for _, cp := range set.profiles {
+		names = append(names, cp.name)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,11 +22,12 @@ const (
 	maxLabelLen = 128
 )
 
-// tableState assembles the rows of one table from its column walks and turns
-// them into samples. It is kept across polls so that a steady table costs no
-// allocations beyond the returned samples: rows, cells and the index map are
-// reused, and a row keeps its sample.Labels while the label values are
-// unchanged.
+// tableState assembles the rows of one table from its walk and lookups and
+// turns them into samples. It is kept across polls so that a steady table
+// costs no allocations beyond the returned samples: rows, cells, the index
+// map and the scratch buffers are reused, and a row keeps its sample.Labels
+// while the label values are unchanged. It also keeps each counter's
+// previous value, for rates.
 type tableState struct {
 	t       *compiledTable
 	target  string // "name (address)" for errors
@@ -34,16 +36,46 @@ type tableState struct {
 	cells   []cell // len(rows) × len(t.cols), row-major
 	// labelSeen finds rows that would produce the same series.
 	labelSeen map[string]int
-	// overflow counts PDUs dropped because the table hit maxRows.
+	// overflow counts values dropped because the table hit maxRows.
 	overflow int
+	// walk is the cursor of each walked column.
+	walk []cursor
+	// lookup requests of the current poll: OIDs and where each answer goes
+	// in cells.
+	lookupOIDs []string
+	lookupDst  []int
+	// buf and spans hold the label values of the row being built.
+	buf   []byte
+	spans [][2]int
+	// clock is the agent time of the last build, for rates.
+	clock agentClock
+	// added is set when the poll created rows, which may be out of
+	// index order.
+	added bool
 }
 
 type row struct {
 	index string
 	seen  bool
 	// labels is shared by every sample of the row, in this poll and the
-	// polls after it while the values stay the same.
+	// polls after it while the values stay the same. Its values are
+	// substrings of rawKey.
 	labels sample.Labels
+	// rawKey holds the label values joined by 0xff, which never occurs in
+	// UTF-8.
+	rawKey string
+	// dedup and dedupKey are labels and key with the dedupe suffix, built
+	// when the row first collides with another.
+	dedup    sample.Labels
+	dedupKey string
+	// lookups holds the OID each lookup column is read at, "" when the
+	// index has too few arcs.
+	lookups []string
+	// rates holds each counter's previous value.
+	rates []counterState
+	// disc is the last value of the discontinuity column.
+	disc    int64
+	discSet bool
 }
 
 type cell struct {
@@ -52,7 +84,12 @@ type cell struct {
 }
 
 func newTableState(t *compiledTable, target string) *tableState {
-	return &tableState{t: t, target: target, byIndex: map[string]int{}, labelSeen: map[string]int{}}
+	ts := &tableState{t: t, target: target, byIndex: map[string]int{}, labelSeen: map[string]int{},
+		spans: make([][2]int, len(t.labels))}
+	for i := range t.cols[:t.nwalk] {
+		ts.walk = append(ts.walk, cursor{root: t.cols[i].root, prefix: t.cols[i].prefix})
+	}
+	return ts
 }
 
 // begin prepares for a new poll.
@@ -66,177 +103,529 @@ func (ts *tableState) begin() {
 	ts.overflow = 0
 }
 
-// add stores one PDU from the walk of column col.
-func (ts *tableState) add(col int, pdu gosnmp.SnmpPDU) {
+// add stores one PDU of walked column col. It reports false once the table
+// is full, to end the column's walk.
+func (ts *tableState) add(col int, pdu *gosnmp.SnmpPDU) bool {
 	prefix := ts.t.cols[col].prefix
 	if len(pdu.Name) <= len(prefix) || pdu.Name[:len(prefix)] != prefix {
-		// gosnmp hands back the column OID itself when an agent answers
-		// a GET on it; that is no row.
-		return
+		return true
 	}
 	index := pdu.Name[len(prefix):]
 	r, ok := ts.byIndex[index]
 	if !ok {
 		if len(ts.rows) >= maxRows {
 			ts.overflow++
-			return
+			return false
 		}
-		r = len(ts.rows)
-		ts.rows = append(ts.rows, row{index: strings.Clone(index)})
-		ts.byIndex[ts.rows[r].index] = r
-		n := len(ts.t.cols)
-		ts.cells = slices.Grow(ts.cells, n)[:len(ts.cells)+n]
-		clear(ts.cells[len(ts.cells)-n:])
+		r = ts.newRow(index)
 	}
 	ts.rows[r].seen = true
-	ts.cells[r*len(ts.t.cols)+col] = cell{pdu: pdu, set: true}
+	ts.cells[r*len(ts.t.cols)+col] = cell{pdu: *pdu, set: true}
+	return true
+}
+
+func (ts *tableState) newRow(index string) int {
+	t := ts.t
+	r := len(ts.rows)
+	rw := row{index: strings.Clone(index)}
+	if t.nrates > 0 {
+		rw.rates = make([]counterState, t.nrates)
+	}
+	if t.haveLookups {
+		rw.lookups = make([]string, len(t.cols)-t.nwalk)
+		for k := range rw.lookups {
+			c := &t.cols[t.nwalk+k]
+			if ix, ok := indexArcs(rw.index, c.arcFrom, c.arcTo); ok {
+				rw.lookups[k] = c.root + "." + ix
+			}
+		}
+	}
+	ts.rows = append(ts.rows, rw)
+	ts.byIndex[rw.index] = r
+	ts.added = true
+	n := len(t.cols)
+	ts.cells = slices.Grow(ts.cells, n)[:len(ts.cells)+n]
+	clear(ts.cells[len(ts.cells)-n:])
+	return r
+}
+
+// sortRows puts the rows in index order after a walk that created rows. A
+// walk of columns together creates the rows of a sparse column before
+// those of a denser one; the order decides which of two rows named alike
+// gets the dedupe suffix, and it must not depend on the walk.
+func (ts *tableState) sortRows() {
+	if !ts.added {
+		return
+	}
+	ts.added = false
+	if slices.IsSortedFunc(ts.rows, func(a, b row) int { return compareOID(a.index, b.index) }) {
+		return
+	}
+	n := len(ts.t.cols)
+	perm := make([]int, len(ts.rows))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortFunc(perm, func(a, b int) int { return compareOID(ts.rows[a].index, ts.rows[b].index) })
+	rows := make([]row, len(ts.rows))
+	cells := make([]cell, len(ts.cells))
+	for to, from := range perm {
+		rows[to] = ts.rows[from]
+		copy(cells[to*n:(to+1)*n], ts.cells[from*n:(from+1)*n])
+		ts.byIndex[rows[to].index] = to
+	}
+	ts.rows, ts.cells = rows, cells
+}
+
+// indexArcs returns arcs from..to (1-based) of a dotted index, or all of it
+// for 0, 0.
+func indexArcs(index string, from, to int) (string, bool) {
+	if from == 0 {
+		return index, index != ""
+	}
+	arc, begin, end := 1, -1, -1
+	if from == 1 {
+		begin = 0
+	}
+	for i := 0; i < len(index); i++ {
+		if index[i] != '.' {
+			continue
+		}
+		if arc == to {
+			end = i
+			break
+		}
+		arc++
+		if arc == from {
+			begin = i + 1
+		}
+	}
+	if end < 0 && arc == to {
+		end = len(index)
+	}
+	if begin < 0 || end <= begin {
+		return "", false
+	}
+	return index[begin:end], true
+}
+
+// planLookups lists the GETs the seen rows need.
+func (ts *tableState) planLookups() {
+	ts.lookupOIDs = ts.lookupOIDs[:0]
+	ts.lookupDst = ts.lookupDst[:0]
+	t := ts.t
+	if !t.haveLookups {
+		return
+	}
+	ncols := len(t.cols)
+rows:
+	for r := range ts.rows {
+		rw := &ts.rows[r]
+		if !rw.seen {
+			continue
+		}
+		// Only rows that will be labelled: lookups serve labels, and
+		// filters and metrics read walked columns only.
+		cells := ts.cells[r*ncols : (r+1)*ncols]
+		for i := range t.filter {
+			if !t.filter[i].holds(cells) {
+				continue rows
+			}
+		}
+		if !ts.anyMetric(cells) {
+			continue
+		}
+		for k, oid := range rw.lookups {
+			if oid == "" {
+				continue
+			}
+			ts.lookupOIDs = append(ts.lookupOIDs, oid)
+			ts.lookupDst = append(ts.lookupDst, r*ncols+t.nwalk+k)
+		}
+	}
+}
+
+// setLookup stores the answer to lookup request i.
+func (ts *tableState) setLookup(i int, pdu *gosnmp.SnmpPDU) {
+	if present(pdu) {
+		ts.cells[ts.lookupDst[i]] = cell{pdu: *pdu, set: true}
+	}
+}
+
+// present reports whether a GET answer carries a value.
+func present(pdu *gosnmp.SnmpPDU) bool {
+	switch pdu.Type {
+	case gosnmp.NoSuchObject, gosnmp.NoSuchInstance, gosnmp.EndOfMibView, gosnmp.Null:
+		return false
+	}
+	return true
 }
 
 // build appends the samples of every row seen in this poll to dst, reports
-// unusable values to probs, and forgets rows that were not seen.
-func (ts *tableState) build(dst []sample.Sample, now time.Time, probs *problems) []sample.Sample {
+// unusable values to probs, and forgets rows that were not seen. now stamps
+// the samples; clk is the agent's clock for rates.
+func (ts *tableState) build(dst []sample.Sample, now time.Time, clk agentClock, probs *problems) []sample.Sample {
 	t := ts.t
 	ncols := len(t.cols)
 	if ts.overflow > 0 {
 		probs.add(fmt.Errorf("snmppoll: %s: %s: more than %d rows, %d values ignored", ts.target, t.name, maxRows, ts.overflow))
 	}
+	iv := ts.clock.interval(clk)
+	ts.clock = clk
 	clear(ts.labelSeen)
+rows:
 	for r := range ts.rows {
 		rw := &ts.rows[r]
 		if !rw.seen {
 			continue
 		}
 		cells := ts.cells[r*ncols : (r+1)*ncols]
-		if !ts.resolveLabels(rw, cells, probs) {
+		for i := range t.filter {
+			if !t.filter[i].holds(cells) {
+				continue rows
+			}
+		}
+		disc := ts.discontinuity(rw, cells)
+		if !ts.anyMetric(cells) {
 			continue
 		}
-		if len(rw.labels) > 0 {
-			key := labelKey(rw.labels)
-			if first, dup := ts.labelSeen[key]; dup {
-				probs.add(&ValueError{Target: ts.target, Table: t.name, Index: rw.index,
-					Err: fmt.Errorf("same labels as row %s: %s", ts.rows[first].index, sample.SeriesName("", rw.labels))})
-				continue
-			}
-			ts.labelSeen[key] = r
+		labels, ok := ts.rowLabels(rw, r, cells, probs)
+		if !ok {
+			continue
 		}
 		for i := range t.metrics {
 			m := &t.metrics[i]
-			c := &cells[m.col]
-			if !c.set {
+			src := m.source(cells)
+			if src < 0 && m.conv.typ != convInfo || !m.applies(cells) {
 				continue
 			}
-			v, err := m.value(&c.pdu)
+			var pdu *gosnmp.SnmpPDU
+			if src >= 0 {
+				pdu = &cells[m.from[src]].pdu
+			}
+			extra, err := m.extraExp(cells)
+			var v sample.Value
+			if err == nil {
+				v, ok, err = m.conv.value(pdu, extra)
+			}
 			if err != nil {
-				col := &t.cols[m.col]
-				probs.add(&ValueError{Target: ts.target, Table: col.table, Column: col.Name, Index: rw.index, Err: err})
+				ve := &ValueError{Target: ts.target, Table: t.name, Index: rw.index, Err: err}
+				if src >= 0 {
+					col := &t.cols[m.from[src]]
+					ve.Table, ve.Column = col.table, col.name
+				}
+				probs.add(ve)
 				continue
 			}
-			dst = append(dst, sample.Sample{Metric: m.Name, Labels: rw.labels, Value: v, Unit: m.unit, TS: now})
+			if !ok {
+				continue
+			}
+			dst = append(dst, sample.Sample{Metric: m.name, Labels: labels, Value: v, Unit: m.unit, TS: now})
+			if m.rate >= 0 {
+				st := &rw.rates[m.rate]
+				if rate, ok := st.update(v.Uint(), pdu.Type, src, iv, disc); ok {
+					dst = append(dst, sample.Sample{Metric: m.rateName, Labels: labels, Value: sample.Float(rate), Unit: m.rateUnit, TS: now})
+				}
+			}
 		}
 	}
 	ts.forgetUnseen()
 	return dst
 }
 
-// resolveLabels sets rw.labels from the row's cells, reusing the previous
-// slice when nothing changed. It reports false when the row has no value for
-// some label.
-func (ts *tableState) resolveLabels(rw *row, cells []cell, probs *problems) bool {
-	t := ts.t
-	if len(t.labels) == 0 {
-		rw.labels = nil
-		return true
+// source returns the position in m.from of the first column the row has,
+// or -1.
+func (m *compiledMetric) source(cells []cell) int {
+	for i, c := range m.from {
+		if cells[c].set {
+			return i
+		}
 	}
-	var vals [4][]byte // enough for every profile without allocating
-	buf := vals[:0]
-	for _, l := range t.labels {
-		v, ok := ts.labelValue(rw, l, cells, probs)
-		if !ok {
-			names := make([]string, len(l.from))
-			for i, c := range l.from {
-				names[i] = t.cols[c].Name
-			}
-			probs.add(&ValueError{Target: ts.target, Table: t.name, Column: strings.Join(names, "/"), Index: rw.index,
-				Err: fmt.Errorf("no value for label %s", l.name)})
+	return -1
+}
+
+func (m *compiledMetric) applies(cells []cell) bool {
+	for i := range m.when {
+		if !m.when[i].holds(cells) {
 			return false
 		}
-		buf = append(buf, v)
 	}
-	if len(rw.labels) == len(buf) {
-		same := true
-		for i, v := range buf {
-			if rw.labels[i].Value != string(v) {
-				same = false
-				break
-			}
-		}
-		if same {
-			return true
-		}
-	}
-	// A new slice, never an edit in place: samples returned by earlier
-	// polls still refer to the old one.
-	ls := make(sample.Labels, len(buf))
-	for i, v := range buf {
-		ls[i] = sample.Label{Name: t.labels[i].name, Value: string(v)}
-	}
-	rw.labels = ls
 	return true
 }
 
-// labelValue returns the first usable value among l's columns.
-func (ts *tableState) labelValue(rw *row, l compiledLabel, cells []cell, probs *problems) ([]byte, bool) {
-	for _, ci := range l.from {
-		c := &cells[ci]
-		if !c.set {
-			continue
-		}
-		b, ok := c.pdu.Value.([]byte)
-		if c.pdu.Type != gosnmp.OctetString || !ok {
-			col := &ts.t.cols[ci]
-			probs.add(&ValueError{Target: ts.target, Table: col.table, Column: col.Name, Index: rw.index,
-				Err: fmt.Errorf("%w: want OctetString, got %v", errWrongType, c.pdu.Type)})
-			continue
-		}
-		if b = cleanLabel(b); len(b) > 0 {
-			return b, true
+// anyMetric reports whether some metric applies to the row, so that rows
+// without one (a sensor of a type no metric takes) cost no label work and
+// raise no error.
+func (ts *tableState) anyMetric(cells []cell) bool {
+	for i := range ts.t.metrics {
+		m := &ts.t.metrics[i]
+		if (m.conv.typ == convInfo || m.source(cells) >= 0) && m.applies(cells) {
+			return true
 		}
 	}
-	return nil, false
+	return false
 }
 
-// cleanLabel trims what agents pad strings with (trailing NULs from C
-// strings, spaces) and bounds the length. Invalid UTF-8 is left to
-// labelString.
-func cleanLabel(b []byte) []byte {
-	b = bytes.TrimRight(b, "\x00")
-	b = bytes.TrimSpace(b)
-	if len(b) > maxLabelLen {
-		// Cut at a rune start, so a valid multi-byte rune is not halved.
-		n := maxLabelLen
-		for i := 0; i < utf8.UTFMax && n > 0 && !utf8.RuneStart(b[n]); i++ {
-			n--
+// extraExp is the exponent of an ENTITY-SENSOR-MIB style reading (RFC 3433
+// EntitySensorDataScale and EntitySensorPrecision): scale 9 is units, each
+// step a factor 1000, and precision counts decimal places.
+func (m *compiledMetric) extraExp(cells []cell) (int, error) {
+	e := 0
+	if m.scaleCol >= 0 {
+		c := &cells[m.scaleCol]
+		s, ok := integer(&c.pdu)
+		if !c.set || !ok || s < 1 || s > 17 {
+			return 0, fmt.Errorf("no usable scale (%v %v)", c.pdu.Type, c.pdu.Value)
 		}
-		b = b[:n]
+		e += 3 * int(s-9)
 	}
-	if !utf8.Valid(b) {
-		// Label values travel as protobuf strings and JSON; keep them
-		// valid UTF-8. This path allocates, and only for broken agents.
-		b = bytes.ToValidUTF8(b, []byte("\uFFFD"))
+	if m.precCol >= 0 {
+		c := &cells[m.precCol]
+		p, ok := integer(&c.pdu)
+		if !c.set || !ok || p < -8 || p > 9 {
+			return 0, fmt.Errorf("no usable precision (%v %v)", c.pdu.Type, c.pdu.Value)
+		}
+		e -= int(p)
+	}
+	return e, nil
+}
+
+// discontinuity reads the row's discontinuity column (IF-MIB
+// ifCounterDiscontinuityTime) and reports whether it changed since the last
+// poll.
+func (ts *tableState) discontinuity(rw *row, cells []cell) bool {
+	if ts.t.disc < 0 {
+		return false
+	}
+	c := &cells[ts.t.disc]
+	v, ok := integer(&c.pdu)
+	if !c.set || !ok {
+		return false
+	}
+	changed := rw.discSet && v != rw.disc
+	rw.disc, rw.discSet = v, true
+	return changed
+}
+
+// rowLabels returns the labels of the row, reusing the previous slice when
+// nothing changed, or false when the row cannot be labelled.
+func (ts *tableState) rowLabels(rw *row, r int, cells []cell, probs *problems) (sample.Labels, bool) {
+	t := ts.t
+	if len(t.labels) == 0 {
+		return nil, true
+	}
+	ts.buf = ts.buf[:0]
+	for i := range t.labels {
+		l := &t.labels[i]
+		if i > 0 {
+			ts.buf = append(ts.buf, 0xff)
+		}
+		start := len(ts.buf)
+		if !ts.renderLabel(l, rw, cells, probs) {
+			names := make([]string, len(l.from))
+			for i, c := range l.from {
+				names[i] = t.cols[c].name
+			}
+			probs.add(&ValueError{Target: ts.target, Table: t.name, Column: strings.Join(names, "/"), Index: rw.index,
+				Err: fmt.Errorf("no value for label %s", l.name)})
+			return nil, false
+		}
+		ts.spans[i] = [2]int{start, len(ts.buf)}
+	}
+	if string(ts.buf) != rw.rawKey || len(rw.labels) != len(t.labels) {
+		// A new slice, never an edit in place: samples returned by
+		// earlier polls still refer to the old one.
+		rw.rawKey = string(ts.buf)
+		rw.labels = make(sample.Labels, len(t.labels))
+		for i, sp := range ts.spans {
+			rw.labels[i] = sample.Label{Name: t.labels[i].name, Value: rw.rawKey[sp[0]:sp[1]]}
+		}
+		rw.dedup, rw.dedupKey = nil, ""
+	}
+	first, dup := ts.labelSeen[rw.rawKey]
+	if !dup {
+		ts.labelSeen[rw.rawKey] = r
+		return rw.labels, true
+	}
+	if t.dedupe < 0 {
+		probs.add(&ValueError{Target: ts.target, Table: t.name, Index: rw.index,
+			Err: fmt.Errorf("same labels as row %s: %s", ts.rows[first].index, sample.SeriesName("", rw.labels))})
+		return nil, false
+	}
+	if rw.dedup == nil {
+		rw.dedup = slices.Clone(rw.labels)
+		l := &rw.dedup[t.dedupe]
+		l.Value = l.Value + " #" + rw.index
+		rw.dedupKey = rw.rawKey + "\xff#" + rw.index
+	}
+	if _, dup := ts.labelSeen[rw.dedupKey]; dup {
+		probs.add(&ValueError{Target: ts.target, Table: t.name, Index: rw.index,
+			Err: fmt.Errorf("same labels as another row: %s", sample.SeriesName("", rw.dedup))})
+		return nil, false
+	}
+	ts.labelSeen[rw.dedupKey] = r
+	return rw.dedup, true
+}
+
+// renderLabel appends the value of l for the row to ts.buf: the first From
+// column with printable text, else the first with any value, else the
+// template.
+func (ts *tableState) renderLabel(l *compiledLabel, rw *row, cells []cell, probs *problems) bool {
+	start := len(ts.buf)
+	// The first pass reports values of a wrong type; the second would
+	// report them again.
+	for _, textOnly := range [2]bool{true, false} {
+		for _, ci := range l.from {
+			if ts.renderColumn(ci, rw, cells, textOnly, textOnly, probs) && len(ts.buf) > start {
+				return true
+			}
+			ts.buf = ts.buf[:start]
+		}
+	}
+	if len(l.tmpl) == 0 {
+		return false
+	}
+	for _, p := range l.tmpl {
+		switch {
+		case p.col >= 0:
+			if !ts.renderColumn(p.col, rw, cells, false, true, probs) {
+				ts.buf = ts.buf[:start]
+				return false
+			}
+		case p.index:
+			ix, ok := indexArcs(rw.index, p.arc, p.arc)
+			if !ok {
+				ts.buf = ts.buf[:start]
+				return false
+			}
+			ts.buf = append(ts.buf, ix...)
+		default:
+			ts.buf = append(ts.buf, p.text...)
+		}
+	}
+	// Columns are clean already; trim and bound the whole in place.
+	seg := trimPadding(ts.buf[start:])
+	n := copy(ts.buf[start:], seg)
+	ts.buf = ts.buf[:start+boundRunes(ts.buf[start:start+n], maxLabelLen)]
+	return len(ts.buf) > start
+}
+
+// boundRunes returns the length of the longest prefix of b, at most n
+// bytes, that ends at a rune boundary.
+func boundRunes(b []byte, n int) int {
+	if len(b) <= n {
+		return len(b)
+	}
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return n
+}
+
+// renderColumn appends the text of the row's cell for column ci, reporting
+// false when the row has no usable value. With textOnly, an OCTET STRING
+// that is not printable text counts as no value. With report, a value of
+// a wrong type is reported to probs.
+func (ts *tableState) renderColumn(ci int, rw *row, cells []cell, textOnly, report bool, probs *problems) bool {
+	c := &cells[ci]
+	if !c.set {
+		return false
+	}
+	col := &ts.t.cols[ci]
+	switch c.pdu.Type {
+	case gosnmp.OctetString:
+		raw, _ := c.pdu.Value.([]byte)
+		b := trimPadding(raw)
+		for _, sfx := range col.trimSuffix {
+			if bytes.HasSuffix(b, sfx) {
+				b = trimPadding(b[:len(b)-len(sfx)])
+				break
+			}
+		}
+		if !printable(b) {
+			switch {
+			case textOnly:
+				return false
+			case col.hex:
+				// All of it: a MAC address may end in zero bytes.
+				for i, x := range raw {
+					if i > 0 {
+						ts.buf = append(ts.buf, ':')
+					}
+					ts.buf = append(ts.buf, "0123456789abcdef"[x>>4], "0123456789abcdef"[x&0xf])
+				}
+				return len(raw) > 0
+			}
+		}
+		n := len(ts.buf)
+		ts.buf = appendClean(ts.buf, b)
+		return len(ts.buf) > n
+	case gosnmp.Integer, gosnmp.Gauge32, gosnmp.Uinteger32, gosnmp.TimeTicks, gosnmp.Counter32, gosnmp.Counter64:
+		i, ok := asInt64(c.pdu.Value)
+		if !ok {
+			break
+		}
+		if name, ok := col.enum[i]; ok {
+			ts.buf = append(ts.buf, name...)
+		} else {
+			ts.buf = strconv.AppendInt(ts.buf, i, 10)
+		}
+		return true
+	}
+	if report {
+		probs.add(&ValueError{Target: ts.target, Table: col.table, Column: col.name, Index: rw.index,
+			Err: fmt.Errorf("%w: want OctetString, got %v", errWrongType, c.pdu.Type)})
+	}
+	return false
+}
+
+// trimPadding drops what agents pad strings with: trailing NULs from C
+// strings, and spaces.
+func trimPadding(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == 0 || b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
 	}
 	return b
 }
 
-func labelKey(ls sample.Labels) string {
-	if len(ls) == 1 {
-		return ls[0].Value
+// printable reports whether b is UTF-8 text without control characters.
+func printable(b []byte) bool {
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 || r < 0x20 || r == 0x7f {
+			return false
+		}
+		b = b[n:]
 	}
-	var b strings.Builder
-	for _, l := range ls {
-		b.WriteString(l.Value)
-		b.WriteByte(0xff) // never part of valid UTF-8
+	return true
+}
+
+// appendClean appends b trimmed of padding, bounded to maxLabelLen bytes at
+// a rune boundary, with invalid UTF-8 replaced by U+FFFD: label values
+// travel as protobuf strings and JSON. b must not alias dst's spare
+// capacity.
+func appendClean(dst, b []byte) []byte {
+	b = trimPadding(b)
+	start := len(dst)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 {
+			if len(dst)-start+3 > maxLabelLen {
+				break
+			}
+			dst = append(dst, "\uFFFD"...)
+		} else {
+			if len(dst)-start+n > maxLabelLen {
+				break
+			}
+			dst = append(dst, b[:n]...)
+		}
+		b = b[n:]
 	}
-	return b.String()
+	return dst
 }
 
 // forgetUnseen drops rows that vanished from the device (an interface
