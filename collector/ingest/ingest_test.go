@@ -98,7 +98,7 @@ func TestIngestAsPrimaryHost(t *testing.T) {
 	if _, err := s.Births(0); err != nil {
 		t.Fatal(err)
 	}
-	msgs, _ := s.Data("bmc1", []sample.Sample{{Metric: sample.TemperatureCelsius, Labels: sample.L("sensor", "CPU"), Value: sample.Float(70), TS: time.Now()}}, 0)
+	msgs, _ := s.Data("bmc1", []sample.Sample{{Metric: sample.TemperatureCelsius, Labels: sample.L("sensor", "CPU"), Value: sample.Float(70), TS: time.Now()}}, 0, false)
 	// Data whose births the collector never saw: it asks for a rebirth.
 	edge.Publish(msgs[1].Topic.String(), 1, false, msgs[1].Payload).Wait()
 	if ok, _ := sparkplug.IsRebirthRequest(next("spBv1.0/site1/NCMD/rack1").Payload()); !ok {

@@ -30,6 +30,7 @@ type Config struct {
 	// replace the built-in device profiles by name.
 	SNMPProfiles []string  `yaml:"snmp_profiles"`
 	Host         Host      `yaml:"host"`
+	Spool        Spool     `yaml:"spool"`
 	Log          LogConfig `yaml:"log"`
 }
 
@@ -56,9 +57,6 @@ type MQTT struct {
 	KeepAlive      time.Duration `yaml:"keepalive"`
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	BackoffMax     time.Duration `yaml:"backoff_max"`
-	// QueueSamples bounds the samples held in memory while the broker is
-	// away; beyond it the oldest are dropped and counted.
-	QueueSamples int `yaml:"queue_samples"`
 }
 
 // I2CBus is one I2C bus and the sensors on it.
@@ -163,6 +161,17 @@ type SNMP struct {
 	MaxRepetitions uint32        `yaml:"max_repetitions"`
 }
 
+// Spool configures the on-disk queue (under edge.state_dir/spool) that
+// keeps samples while the broker or the collector is away.
+type Spool struct {
+	// MaxMB bounds it; beyond, the oldest samples are dropped and counted.
+	MaxMB int `yaml:"max_mb"`
+	// FlushInterval is how often queued samples are synced to the flash:
+	// the bound on what a power cut can lose. A crash of the process loses
+	// nothing written, which happens within 200ms.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+}
+
 // Host configures host mode, for an edge that runs on an API node itself.
 type Host struct {
 	Enabled bool `yaml:"enabled"`
@@ -191,9 +200,10 @@ func Default() Config {
 	return Config{
 		Edge: Edge{Group: "site1", StateDir: "/var/lib/rackwatch"},
 		MQTT: MQTT{Broker: "tcp://127.0.0.1:1883", PrimaryHost: "rackwatch-collector", QoS: &qos, KeepAlive: 30 * time.Second,
-			ConnectTimeout: 10 * time.Second, BackoffMax: 30 * time.Second, QueueSamples: 100000},
-		Host: Host{Device: "host", Root: "/", Period: 10 * time.Second, Kmsg: true},
-		Log:  LogConfig{Level: "info"},
+			ConnectTimeout: 10 * time.Second, BackoffMax: 30 * time.Second},
+		Spool: Spool{MaxMB: 64, FlushInterval: time.Second},
+		Host:  Host{Device: "host", Root: "/", Period: 10 * time.Second, Kmsg: true},
+		Log:   LogConfig{Level: "info"},
 	}
 }
 
@@ -237,8 +247,11 @@ func (c *Config) Validate(f *configfile.File) error {
 	if c.MQTT.ClientID == "" {
 		c.MQTT.ClientID = "rackwatch-edge-" + c.Edge.Node
 	}
-	if c.MQTT.QueueSamples <= 0 {
-		errs.Add(f.Errorf("mqtt.queue_samples", "must be positive"))
+	if c.Spool.MaxMB < 1 {
+		errs.Add(f.Errorf("spool.max_mb", "must be at least 1"))
+	}
+	if c.Spool.FlushInterval < 10*time.Millisecond {
+		errs.Add(f.Errorf("spool.flush_interval", "must be at least 10ms"))
 	}
 	if c.MQTT.KeepAlive < time.Second || c.MQTT.ConnectTimeout <= 0 || c.MQTT.BackoffMax <= 0 {
 		errs.Add(f.Errorf("mqtt", "keepalive must be at least 1s; connect_timeout and backoff_max must be positive"))

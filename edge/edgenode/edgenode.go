@@ -21,6 +21,7 @@ import (
 	"github.com/rackwatch/rackwatch/edge/publish"
 	"github.com/rackwatch/rackwatch/edge/sdnotify"
 	"github.com/rackwatch/rackwatch/edge/seqstore"
+	"github.com/rackwatch/rackwatch/edge/spool"
 )
 
 // Opts are the run-time dependencies of a node.
@@ -60,14 +61,23 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	if err != nil {
 		return fmt.Errorf("edgenode: %w", err)
 	}
-	if store.Unclean() {
-		log.Warn("previous run did not stop cleanly; the sample sequence resumes past its last reservation", "next", store.Peek())
-	}
 	defer func() {
 		if err := store.Close(); err != nil {
 			log.Error("saving the sample sequence", "err", err)
 		}
 	}()
+	queue, err := spool.Open(filepath.Join(cfg.Edge.StateDir, "spool"), spool.Opts{
+		MaxBytes: int64(cfg.Spool.MaxMB) << 20, FlushInterval: cfg.Spool.FlushInterval, Logger: log, Now: now,
+	})
+	if err != nil {
+		return fmt.Errorf("edgenode: %w", err)
+	}
+	defer func() {
+		if err := queue.Close(); err != nil {
+			log.Error("closing the spool", "err", err)
+		}
+	}()
+	resumeSequence(store, queue, log)
 	qos := *cfg.MQTT.QoS
 	if cfg.MQTT.Strict {
 		qos = 0
@@ -76,7 +86,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 		Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID,
 		Group: cfg.Edge.Group, EdgeNode: cfg.Edge.Node, PrimaryHost: cfg.MQTT.PrimaryHost, QoS: qos,
 		KeepAlive: cfg.MQTT.KeepAlive, ConnectTimeout: cfg.MQTT.ConnectTimeout,
-		BackoffMax: cfg.MQTT.BackoffMax, QueueSamples: cfg.MQTT.QueueSamples,
+		BackoffMax: cfg.MQTT.BackoffMax, Queue: queue,
 		Store: store, Logger: log, Now: now,
 	})
 	if err != nil {
@@ -172,6 +182,28 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 		return pubErr
 	}
 	return nil
+}
+
+// resumeSequence makes the sample sequence continue where the spool ends.
+// After a crash of the process within the same boot, the spool holds every
+// sample numbered (its writes reach the page cache within 200ms), so the
+// sequence resumes right after them with no gap; after a power cut the
+// unsynced tail may be gone and may have been delivered, so the sequence
+// resumes past its last reservation instead and the collector reports the
+// skipped numbers as lost. If the sequence file was moved aside, it starts
+// after the spool's records.
+func resumeSequence(store *seqstore.Store, queue *spool.Spool, log *slog.Logger) {
+	end := queue.End()
+	switch next := store.Peek(); {
+	case next < end:
+		store.Reserve(int(end - next))
+		log.Warn("the sample sequence was behind the spool; skipped ahead", "from", next, "to", end)
+	case store.Unclean() && store.SameBoot() && end < next:
+		store.Rewind(end)
+		log.Info("process restarted after a crash; the sample sequence resumes after the spool", "next", end)
+	case store.Unclean():
+		log.Warn("previous run did not stop cleanly; the sample sequence resumes past its last reservation", "next", next)
+	}
 }
 
 // handleCommands applies the commands the publisher receives, off the MQTT

@@ -20,6 +20,7 @@ import (
 	"github.com/rackwatch/rackwatch/edge/sample"
 	"github.com/rackwatch/rackwatch/edge/sdnotify"
 	"github.com/rackwatch/rackwatch/edge/seqstore"
+	"github.com/rackwatch/rackwatch/edge/spool"
 )
 
 // TestNodeUnderSystemd runs a whole node as systemd would: a notify socket
@@ -112,7 +113,12 @@ func TestStalledWithholdsThePing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := publish.New(publish.Opts{Broker: "tcp://127.0.0.1:1", ClientID: "c", Group: "g", EdgeNode: "e", Store: store,
+	queue, err := spool.Open(filepath.Join(t.TempDir(), "spool"), spool.Opts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer queue.Close()
+	pub, err := publish.New(publish.Opts{Broker: "tcp://127.0.0.1:1", ClientID: "c", Group: "g", EdgeNode: "e", Store: store, Queue: queue,
 		BackoffMax: 5 * time.Minute, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

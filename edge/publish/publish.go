@@ -1,11 +1,13 @@
 // Package publish owns the edge's MQTT connection: it keeps a Sparkplug B
-// session on it (will, births, rebirth on request), numbers and queues the
-// samples the sources produce, and publishes them, keeping each batch until
-// the broker acknowledges it so that a reconnect resends rather than loses.
+// session on it (will, births, rebirth on request), numbers the samples the
+// sources produce, queues them in the durable spool, and publishes them,
+// acknowledging a record in the spool only once the broker acknowledged it,
+// so that a reconnect, a crash or a restart resends rather than loses.
 //
-// The queue is in memory and bounded: while the broker is away the oldest
-// samples are dropped beyond the bound and counted, and because samples are
-// numbered when queued the collector sees exactly how many were lost.
+// The spool is bounded: when it is full the oldest samples are dropped and
+// counted, and because samples are numbered when queued the collector sees
+// exactly how many were lost. Records replayed after a reconnect or a
+// restart are marked is_historical.
 package publish
 
 import (
@@ -21,6 +23,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/rackwatch/rackwatch/edge/sample"
 	"github.com/rackwatch/rackwatch/edge/sparkplug"
+	"github.com/rackwatch/rackwatch/edge/spool"
 )
 
 // SeqStore numbers samples and connections durably (see package seqstore).
@@ -50,10 +53,12 @@ type Opts struct {
 	AckTimeout     time.Duration
 	BackoffMin     time.Duration
 	BackoffMax     time.Duration
-	QueueSamples   int
-	Store          SeqStore
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// Queue holds the samples until the broker acknowledges them: the
+	// spool (package spool).
+	Queue  Queue
+	Store  SeqStore
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 func (o *Opts) setDefaults() {
@@ -72,9 +77,6 @@ func (o *Opts) setDefaults() {
 	if o.BackoffMax == 0 {
 		o.BackoffMax = 30 * time.Second
 	}
-	if o.QueueSamples == 0 {
-		o.QueueSamples = 100000
-	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -83,10 +85,15 @@ func (o *Opts) setDefaults() {
 	}
 }
 
-type batch struct {
-	device  string
-	samples []sample.Sample
-	first   uint64
+// Queue is the durable store-and-forward queue (implemented by
+// spool.Spool): Append never blocks on the disk; Peek returns the oldest
+// records not yet acknowledged; Ack(n) acknowledges every sample numbered
+// below n.
+type Queue interface {
+	Append(spool.Record) error
+	Peek(max int) ([]spool.Record, error)
+	Ack(upTo uint64) error
+	Stats() spool.Stats
 }
 
 // Stats are the publisher's counters.
@@ -110,11 +117,12 @@ type Publisher struct {
 	opts Opts
 	sess *sparkplug.Session
 
-	mu      sync.Mutex
-	pending []batch
-	queued  int
+	mu      sync.Mutex // serialises numbering with appending, and guards lastErr
 	lastErr string
 	wake    chan struct{}
+	// sessionStart is the first sample number of the current connection:
+	// records below it are replayed history.
+	sessionStart atomic.Uint64
 
 	alive                        atomic.Int64 // unix nanoseconds of the last loop turn
 	connected                    atomic.Bool
@@ -127,8 +135,8 @@ type Publisher struct {
 // New checks opts and returns a Publisher that has not connected yet.
 func New(opts Opts) (*Publisher, error) {
 	opts.setDefaults()
-	if opts.Broker == "" || opts.ClientID == "" || opts.Store == nil {
-		return nil, errors.New("publish: broker, client ID and store are required")
+	if opts.Broker == "" || opts.ClientID == "" || opts.Store == nil || opts.Queue == nil {
+		return nil, errors.New("publish: broker, client ID, store and queue are required")
 	}
 	if opts.QoS > 1 {
 		return nil, fmt.Errorf("publish: QoS %d: must be 0 or 1", opts.QoS)
@@ -165,37 +173,32 @@ func (p *Publisher) command(m paho.Message) {
 
 // Stats returns a snapshot of the counters.
 func (p *Publisher) Stats() Stats {
+	q := p.opts.Queue.Stats()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return Stats{
 		Connected: p.connected.Load(), Sessions: p.sessions.Load(), Published: p.published.Load(),
-		Dropped: p.dropped.Load(), Queued: p.queued, Rebirths: p.rebirths.Load(), CommandsDropped: p.commandsDropped.Load(),
-		LastError: p.lastErr, ConnectErr: p.connectErrs.Load(),
+		Dropped: p.dropped.Load() + q.DroppedSamples, Queued: int(q.PendingSamples), Rebirths: p.rebirths.Load(),
+		CommandsDropped: p.commandsDropped.Load(), LastError: p.lastErr, ConnectErr: p.connectErrs.Load(),
 	}
 }
 
-// Enqueue numbers samples and queues them for device. It never blocks: when
-// the queue is full the oldest batches are dropped and counted.
+// Enqueue numbers samples and appends them to the queue for device. It
+// never blocks on the network or the disk.
 func (p *Publisher) Enqueue(device string, samples []sample.Sample) error {
 	if len(samples) == 0 {
 		return nil
 	}
 	p.mu.Lock()
 	first, err := p.opts.Store.Reserve(len(samples))
-	if err != nil {
-		p.mu.Unlock()
-		return fmt.Errorf("publish: number samples: %w", err)
-	}
-	p.pending = append(p.pending, batch{device: device, samples: samples, first: first})
-	p.queued += len(samples)
-	for p.queued > p.opts.QueueSamples && len(p.pending) > 1 {
-		n := len(p.pending[0].samples)
-		p.pending[0] = batch{}
-		p.pending = p.pending[1:]
-		p.queued -= n
-		p.dropped.Add(uint64(n))
+	if err == nil {
+		err = p.opts.Queue.Append(spool.Record{Device: device, First: first, Samples: samples})
 	}
 	p.mu.Unlock()
+	if err != nil {
+		p.dropped.Add(uint64(len(samples)))
+		return fmt.Errorf("publish: queue samples: %w", err)
+	}
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -420,14 +423,16 @@ func (p *Publisher) watchHost(ctx context.Context, c paho.Client) (<-chan bool, 
 }
 
 // births publishes NBIRTH and the DBIRTHs. They announce the number of the
-// oldest queued sample, which is the next one the collector will receive.
+// oldest queued sample, which is the next one the collector will receive;
+// everything queued before this connection is replayed as history.
 func (p *Publisher) births(ctx context.Context, c paho.Client) error {
 	p.mu.Lock()
 	next := p.opts.Store.Peek()
-	if len(p.pending) > 0 {
-		next = p.pending[0].first
-	}
 	p.mu.Unlock()
+	p.sessionStart.Store(next)
+	if recs, err := p.opts.Queue.Peek(1); err == nil && len(recs) > 0 {
+		next = recs[0].First
+	}
 	msgs, err := p.sess.Births(next)
 	if err != nil {
 		return err
@@ -444,38 +449,35 @@ func (p *Publisher) publish(ctx context.Context, c paho.Client, msgs []sparkplug
 	return nil
 }
 
-// drain publishes queued batches oldest first; a batch leaves the queue only
-// once its messages are acknowledged.
+// drain publishes queued records oldest first; a record is acknowledged in
+// the queue only once the broker acknowledged its messages.
 func (p *Publisher) drain(ctx context.Context, c paho.Client) error {
 	for ctx.Err() == nil {
 		p.beat()
-		p.mu.Lock()
-		if len(p.pending) == 0 {
-			p.mu.Unlock()
+		recs, err := p.opts.Queue.Peek(64)
+		if err != nil {
+			return fmt.Errorf("publish: read queue: %w", err)
+		}
+		if len(recs) == 0 {
 			return nil
 		}
-		b := p.pending[0]
-		p.mu.Unlock()
-		msgs, err := p.sess.Data(b.device, b.samples, b.first)
-		if err != nil {
-			// A batch the session refuses (a bad device name, too many
-			// series) would block the queue forever: drop and count it.
-			p.opts.Logger.Error("dropping samples the session refuses", "device", b.device, "err", err)
-			p.dropped.Add(uint64(len(b.samples)))
-		} else if err := p.publish(ctx, c, msgs); err != nil {
-			return err
-		} else {
-			p.published.Add(uint64(len(b.samples)))
+		start := p.sessionStart.Load()
+		for _, r := range recs {
+			msgs, err := p.sess.Data(r.Device, r.Samples, r.First, r.Replayed || r.First < start)
+			if err != nil {
+				// A record the session refuses (a bad device name, too many
+				// series) would block the queue forever: drop and count it.
+				p.opts.Logger.Error("dropping samples the session refuses", "device", r.Device, "err", err)
+				p.dropped.Add(uint64(len(r.Samples)))
+			} else if err := p.publish(ctx, c, msgs); err != nil {
+				return err
+			} else {
+				p.published.Add(uint64(len(r.Samples)))
+			}
+			if err := p.opts.Queue.Ack(r.End()); err != nil {
+				return fmt.Errorf("publish: acknowledge queue: %w", err)
+			}
 		}
-		p.mu.Lock()
-		// Enqueue may have dropped the batch meanwhile; pop it only if it is
-		// still at the head.
-		if len(p.pending) > 0 && p.pending[0].first == b.first {
-			p.pending[0] = batch{}
-			p.pending = p.pending[1:]
-			p.queued -= len(b.samples)
-		}
-		p.mu.Unlock()
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rackwatch/rackwatch/edge/sample"
 	"github.com/rackwatch/rackwatch/edge/seqstore"
 	"github.com/rackwatch/rackwatch/edge/sparkplug"
+	"github.com/rackwatch/rackwatch/edge/spool"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -71,15 +72,22 @@ func (h *host) count() int {
 	return len(h.samples)
 }
 
-func newPublisher(t *testing.T, broker string) (*Publisher, *seqstore.Store) {
-	store, err := seqstore.Open(filepath.Join(t.TempDir(), "seq.json"), 0)
+func newPublisher(t *testing.T, broker string, qopts spool.Opts) (*Publisher, *seqstore.Store) {
+	dir := t.TempDir()
+	store, err := seqstore.Open(filepath.Join(dir, "seq.json"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	qopts.Logger = quiet
+	q, err := spool.Open(filepath.Join(dir, "spool"), qopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
 	p, err := New(Opts{
 		Broker: broker, ClientID: "edge-rack1", Group: "site1", EdgeNode: "rack1", QoS: 1, PrimaryHost: "test-host",
 		BackoffMin: 50 * time.Millisecond, BackoffMax: 200 * time.Millisecond, ConnectTimeout: time.Second,
-		AckTimeout: 2 * time.Second, Store: store, Logger: quiet,
+		AckTimeout: 2 * time.Second, Store: store, Queue: q, Logger: quiet,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +120,7 @@ func eventually(t *testing.T, what string, timeout time.Duration, cond func() bo
 func TestPublishesAndSurvivesBrokerRestart(t *testing.T) {
 	broker := testrig.StartMosquitto(t, nil)
 	h := subscribe(t, broker.URL)
-	p, _ := newPublisher(t, broker.URL)
+	p, _ := newPublisher(t, broker.URL, spool.Opts{})
 	run(t, p)
 	for i := uint64(0); i < 100; i++ {
 		if err := p.Enqueue("tor1", counter(i)); err != nil {
@@ -148,34 +156,45 @@ func TestPublishesAndSurvivesBrokerRestart(t *testing.T) {
 
 func TestQueueIsBoundedAndDropsAreAudited(t *testing.T) {
 	broker := testrig.StartMosquitto(t, nil)
-	broker.Stop()
-	p, _ := newPublisher(t, broker.URL)
-	p.opts.QueueSamples = 10
+	h := subscribe(t, broker.URL)
+	// A tiny spool: two segments of 4 KiB, about 200 samples.
+	p, _ := newPublisher(t, broker.URL, spool.Opts{SegmentBytes: 4096, MaxBytes: 8192, FlushInterval: 10 * time.Millisecond})
 	run(t, p)
-	for i := uint64(0); i < 25; i++ {
+	p.Enqueue("tor1", counter(0))
+	eventually(t, "the first sample", 10*time.Second, func() bool { return h.count() == 1 })
+	broker.Stop()
+	eventually(t, "disconnect", 10*time.Second, func() bool { return !p.Stats().Connected })
+	for i := uint64(1); i <= 2000; i++ {
 		p.Enqueue("tor1", counter(i))
-	}
-	if st := p.Stats(); st.Dropped != 15 || st.Queued != 10 {
-		t.Fatalf("stats = %+v, want 15 dropped, 10 queued", st)
+		if i%100 == 0 {
+			time.Sleep(20 * time.Millisecond) // let the spool write segments
+		}
 	}
 	eventually(t, "connect attempts", 5*time.Second, func() bool { return p.Stats().ConnectErr >= 2 })
-	if st := p.Stats(); st.LastError == "" {
-		t.Error("the unreachable broker is not reported")
+	dropped := p.Stats().Dropped
+	if dropped == 0 || p.Stats().LastError == "" {
+		t.Fatalf("stats %+v: want drops from the full spool and the broker's error reported", p.Stats())
 	}
 	broker.Restart(t)
-	h := subscribe(t, broker.URL)
-	eventually(t, "the 10 kept samples", 20*time.Second, func() bool { return h.count() >= 10 })
-	for i := uint64(15); i < 25; i++ {
-		if !h.samples[i] {
-			t.Errorf("sample %d missing: the newest must be kept", i)
-		}
+	eventually(t, "the newest sample", 20*time.Second, func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.samples[2000]
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	hs, _ := h.h.Stats("site1", "rack1")
+	// Every sample dropped at the edge is accounted as lost at the host,
+	// exactly, and nothing else is.
+	if hs.SamplesLost != dropped || uint64(len(h.samples)) != 2001-dropped {
+		t.Errorf("edge dropped %d; host lost %d and holds %d of 2001", dropped, hs.SamplesLost, len(h.samples))
 	}
 }
 
 func TestRebirthOnRequest(t *testing.T) {
 	broker := testrig.StartMosquitto(t, nil)
 	h := subscribe(t, broker.URL)
-	p, _ := newPublisher(t, broker.URL)
+	p, _ := newPublisher(t, broker.URL, spool.Opts{})
 	run(t, p)
 	eventually(t, "first birth", 10*time.Second, func() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.births == 1 })
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(broker.URL).SetClientID("requester"))
@@ -193,7 +212,8 @@ func TestRebirthOnRequest(t *testing.T) {
 
 func ExampleNew() {
 	store, _ := seqstore.Open(filepath.Join("/var/lib/rackwatch", "sample-seq.json"), 0)
-	p, err := New(Opts{Broker: "tcp://127.0.0.1:1883", ClientID: "rackwatch-edge-rack1", Group: "site1", EdgeNode: "rack1", QoS: 1, Store: store})
+	queue, _ := spool.Open(filepath.Join("/var/lib/rackwatch", "spool"), spool.Opts{})
+	p, err := New(Opts{Broker: "tcp://127.0.0.1:1883", ClientID: "rackwatch-edge-rack1", Group: "site1", EdgeNode: "rack1", QoS: 1, Store: store, Queue: queue})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -32,6 +33,7 @@ type Store struct {
 	reserved uint64 // numbers below this are durably reserved
 	bdSeq    uint8
 	unclean  bool
+	bootID   string // of the previous run
 }
 
 type record struct {
@@ -40,6 +42,19 @@ type record struct {
 	Reserved uint64 `json:"reserved"`
 	BdSeq    uint8  `json:"bd_seq"`
 	Clean    bool   `json:"clean"`
+	// BootID is the kernel's boot id when the record was written: an
+	// unclean stop within the same boot was a process crash, after which
+	// the page cache (and so a spool's unsynced writes) survived.
+	BootID string `json:"boot_id,omitempty"`
+}
+
+// bootID reads the kernel's boot id; "" where there is none.
+var bootID = func() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // Open loads the store at path, creating it if absent. block of 0 means
@@ -61,6 +76,7 @@ func Open(path string, block uint64) (*Store, error) {
 		}
 		s.bdSeq = r.BdSeq
 		s.next = r.Next
+		s.bootID = r.BootID
 		if !r.Clean {
 			s.next = r.Reserved
 			s.unclean = true
@@ -77,6 +93,25 @@ func Open(path string, block uint64) (*Store, error) {
 // Unclean reports whether the previous run ended without Close, in which
 // case numbers may have been skipped.
 func (s *Store) Unclean() bool { return s.unclean }
+
+// SameBoot reports whether the previous run was in the current boot of the
+// machine, so an unclean stop was the process dying, not the power.
+func (s *Store) SameBoot() bool {
+	id := bootID()
+	return id != "" && id == s.bootID
+}
+
+// Rewind makes n the next number, for an edge that knows exactly where its
+// sequence stopped (its spool) after a crash within the same boot. Numbers
+// only go back to where they were never handed out: n must not be below
+// the end of what the spool holds, which the caller guarantees.
+func (s *Store) Rewind(n uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n < s.next {
+		s.next = n
+	}
+}
 
 // Peek returns the number the next sample will get.
 func (s *Store) Peek() uint64 {
@@ -122,7 +157,7 @@ func (s *Store) Close() error {
 // save writes the record atomically: a temporary file, fsync, rename, and
 // fsync of the directory so the rename itself survives a power cut.
 func (s *Store) save(clean bool) error {
-	b, _ := json.Marshal(record{Version: 1, Next: s.next, Reserved: s.reserved, BdSeq: s.bdSeq, Clean: clean})
+	b, _ := json.Marshal(record{Version: 1, Next: s.next, Reserved: s.reserved, BdSeq: s.bdSeq, Clean: clean, BootID: bootID()})
 	dir := filepath.Dir(s.path)
 	tmp, err := os.CreateTemp(dir, ".seq-*")
 	if err != nil {

@@ -85,3 +85,29 @@ func TestBdSeqWraps(t *testing.T) {
 		t.Errorf("bdSeq after 256 connections = %d, want 0", bd)
 	}
 }
+
+func TestCrashWithinTheSameBootRewinds(t *testing.T) {
+	boot := "boot-a"
+	old := bootID
+	bootID = func() string { return boot }
+	defer func() { bootID = old }()
+	path := filepath.Join(t.TempDir(), "seq.json")
+	s, _ := Open(path, 100)
+	s.Reserve(10) // numbers 0–9 handed out; the spool holds them
+	s2, _ := Open(path, 100)
+	if !s2.Unclean() || !s2.SameBoot() {
+		t.Fatalf("unclean %v, same boot %v; want both", s2.Unclean(), s2.SameBoot())
+	}
+	if s2.Peek() != 110 {
+		t.Fatalf("resumes at %d, want the reservation mark 110", s2.Peek())
+	}
+	s2.Rewind(10)
+	if first, _ := s2.Reserve(1); first != 10 {
+		t.Errorf("after rewind the next number is %d, want 10", first)
+	}
+	boot = "boot-b" // power cut: a new boot
+	s3, _ := Open(path, 100)
+	if s3.SameBoot() {
+		t.Error("a new boot taken for the same one")
+	}
+}

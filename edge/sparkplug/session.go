@@ -214,8 +214,10 @@ func (s *Session) deviceBirth(name string, nextSample uint64, now time.Time) (Me
 // Data returns the messages that publish samples for device: a DBIRTH first
 // when the device is new or brings a series it was not born with, then the
 // DDATA. firstSample is the number of samples[0]; the DDATA consumes
-// len(samples) numbers. Births must have been sent on this connection.
-func (s *Session) Data(device string, samples []sample.Sample, firstSample uint64) ([]Message, error) {
+// len(samples) numbers. historical marks samples replayed from the spool
+// (spec §6.4.6 is_historical), so hosts do not take them for the present.
+// Births must have been sent on this connection.
+func (s *Session) Data(device string, samples []sample.Sample, firstSample uint64, historical bool) ([]Message, error) {
 	if !s.born {
 		return nil, errors.New("sparkplug: data before NBIRTH on this connection")
 	}
@@ -253,6 +255,9 @@ func (s *Session) Data(device string, samples []sample.Sample, firstSample uint6
 	p.Metrics = append(p.Metrics, sampleSeqMetric(d.seqAlias, firstSample, now, false))
 	for _, smp := range samples {
 		m := &pb.Payload_Metric{Alias: proto.Uint64(d.aliases[smp.Series()]), Timestamp: msec(smp.TS)}
+		if historical {
+			m.IsHistorical = proto.Bool(true)
+		}
 		setValue(m, smp.Value)
 		p.Metrics = append(p.Metrics, m)
 	}

@@ -77,7 +77,7 @@ func TestGoldenPayloads(t *testing.T) {
 		t.Fatalf("births before any device = %d messages, want the NBIRTH alone", len(births))
 	}
 	golden(t, "nbirth.golden", births[0].Payload)
-	msgs, err := s.Data("tor1", testSamples(), 100)
+	msgs, err := s.Data("tor1", testSamples(), 100, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestSessionHostRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	deliver(births)
-	msgs, err := s.Data("tor1", testSamples(), 0)
+	msgs, err := s.Data("tor1", testSamples(), 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,10 +166,10 @@ func TestSessionHostRoundTrip(t *testing.T) {
 	if dup.Duplicates != 3 || len(dup.Samples) != 0 {
 		t.Errorf("redelivery: %d duplicates, %d samples; want 3, 0", dup.Duplicates, len(dup.Samples))
 	}
-	if _, err := s.Data("tor1", testSamples(), 3); err != nil { // published, never delivered
+	if _, err := s.Data("tor1", testSamples(), 3, false); err != nil { // published, never delivered
 		t.Fatal(err)
 	}
-	next, err := s.Data("tor1", testSamples()[:1], 6)
+	next, err := s.Data("tor1", testSamples()[:1], 6, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestSessionHostRoundTrip(t *testing.T) {
 
 	// A new series on a born device forces a DBIRTH first.
 	extra := sample.Sample{Metric: sample.IfFCSErrors, Labels: sample.L("ifname", "swp2"), Value: sample.Uint(5), Unit: "frames", TS: t0}
-	msgs, err = s.Data("tor1", []sample.Sample{extra}, 7)
+	msgs, err = s.Data("tor1", []sample.Sample{extra}, 7, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestHostAsksForRebirth(t *testing.T) {
 	if _, err := s.Births(0); err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := s.Data("tor1", testSamples(), 0)
+	msgs, err := s.Data("tor1", testSamples(), 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,13 +319,13 @@ func TestSessionBoundsSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Data("d", testSamples(), 0); err == nil {
+	if _, err := s.Data("d", testSamples(), 0, false); err == nil {
 		t.Error("Data before births succeeded")
 	}
 	if _, err := s.Births(0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Data("d", testSamples(), 0); !errors.Is(err, ErrTooManySeries) {
+	if _, err := s.Data("d", testSamples(), 0, false); !errors.Is(err, ErrTooManySeries) {
 		t.Errorf("3 series over a cap of 2: err = %v", err)
 	}
 }
@@ -340,7 +340,7 @@ func TestSeqWraps(t *testing.T) {
 		}
 	}
 	for i := 0; i < 600; i++ {
-		msgs, err := s.Data("d", testSamples()[:1], uint64(i))
+		msgs, err := s.Data("d", testSamples()[:1], uint64(i), false)
 		if err != nil {
 			t.Fatal(err)
 		}

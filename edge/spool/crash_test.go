@@ -15,14 +15,80 @@ import (
 	"time"
 )
 
-const crashHelperEnv = "SPOOL_CRASH_HELPER_DIR"
+const (
+	crashHelperEnv = "SPOOL_CRASH_HELPER_DIR"
+	softHelperEnv  = "SPOOL_SOFT_HELPER_DIR"
+)
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashHelperEnv); dir != "" {
 		crashHelper(dir)
 		os.Exit(0)
 	}
+	if dir := os.Getenv(softHelperEnv); dir != "" {
+		softHelper(dir)
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
+}
+
+// softHelper appends records without ever syncing (the flush interval is
+// an hour), waits for two write intervals, says how far it got, and waits
+// to be killed.
+func softHelper(dir string) {
+	s, err := Open(dir, Opts{FlushInterval: time.Hour, WriteInterval: 20 * time.Millisecond, Logger: quiet})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	next := s.End()
+	for range 50 {
+		r := rec(next, 3)
+		if err := s.Append(r); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		next = r.End()
+	}
+	time.Sleep(100 * time.Millisecond)
+	fmt.Fprintf(os.Stdout, "written %d\n", next)
+	select {}
+}
+
+// TestSIGKILLKeepsWrittenRecords checks the guarantee between syncs: a
+// record older than one write interval is in the page cache and survives
+// the process being killed, although it was never synced.
+func TestSIGKILLKeepsWrittenRecords(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), softHelperEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("helper: %v", err)
+	}
+	want, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(line, "written ")), 10, 64)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	s, err := Open(dir, Opts{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.End() != want || want != 150 {
+		t.Fatalf("after SIGKILL the spool ends at %d, the helper had written %d (want 150)", s.End(), want)
+	}
+	recs, err := s.Peek(100)
+	if err != nil || len(recs) != 50 || !recs[0].Replayed || recs[49].End() != want {
+		t.Errorf("replayed %d records (err %v)", len(recs), err)
+	}
 }
 
 // crashHelper appends numbered records to the spool in dir until it is

@@ -8,26 +8,34 @@ import (
 	"time"
 )
 
-// run flushes every FlushInterval, and sooner when a batch fills, until
-// Close. While writes fail it retries only on the interval, so a full disk
-// is not hammered on every Append.
+// run writes waiting records every WriteInterval, and syncs them every
+// FlushInterval, and sooner when a batch fills, until Close. While writes
+// fail it retries only on the interval, so a full disk is not hammered on
+// every Append.
 func (s *Spool) run() {
 	defer close(s.done)
-	t := time.NewTicker(s.opts.FlushInterval)
+	t := time.NewTicker(s.opts.WriteInterval)
 	defer t.Stop()
+	lastSync := time.Now()
 	for {
+		sync := false
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
+			sync = time.Since(lastSync) >= s.opts.FlushInterval
 		case <-s.wake:
 			if s.failingFlag.Load() {
 				continue
 			}
+			sync = true
+		}
+		if sync {
+			lastSync = time.Now()
 		}
 		s.ioMu.Lock()
 		if !s.ioClosed {
-			_ = s.flushLocked() // recorded in Stats and logged
+			_ = s.flushLocked(sync) // recorded in Stats and logged
 		}
 		s.ioMu.Unlock()
 	}
@@ -43,10 +51,13 @@ func (s *Spool) Flush() error {
 	if s.ioClosed {
 		return ErrClosed
 	}
-	return s.flushLocked()
+	return s.flushLocked(true)
 }
 
-func (s *Spool) flushLocked() error {
+// flushLocked writes the waiting records; with sync it also makes every
+// write durable, saves the acknowledged position and deletes the segments
+// wholly acknowledged.
+func (s *Spool) flushLocked(sync bool) error {
 	s.mu.Lock()
 	frames := s.pending[:len(s.pending):len(s.pending)]
 	s.inflight = len(frames)
@@ -65,7 +76,7 @@ func (s *Spool) flushLocked() error {
 			j++
 		}
 		s.wbuf = w
-		if err = s.writeFrames(a, w); err == nil {
+		if err = s.writeFrames(a, w, sync); err == nil {
 			s.commit(frames[i:j], a)
 			i = j
 		}
@@ -88,17 +99,29 @@ func (s *Spool) flushLocked() error {
 		s.failingFlag.Store(false)
 		s.log.Info("spool: disk writes succeed again", "dir", s.dir)
 	}
+	if !sync {
+		return err
+	}
+	if a := s.active; err == nil && a != nil && a.unsynced {
+		if err = s.datasync(a.f); err == nil {
+			a.unsynced = false
+		}
+	}
 	ackErr := s.persistAck()
 	s.deleteAcked()
 	return errors.Join(err, ackErr)
 }
 
-// writeFrames appends w to the active segment and syncs it. On failure the
-// segment is cut back to its last good size when possible, and otherwise
-// closed, so the frames are retried whole in a new segment.
-func (s *Spool) writeFrames(a *segment, w []byte) error {
+// writeFrames appends w to the active segment and, with sync, syncs it.
+// On failure the segment is cut back to its last good size when possible,
+// and otherwise closed, so the frames are retried whole in a new segment.
+func (s *Spool) writeFrames(a *segment, w []byte, sync bool) error {
 	start := a.size
 	err := s.writeAt(a.f, w, start)
+	if err == nil && !sync {
+		a.unsynced = true
+		return nil
+	}
 	if err == nil {
 		if err = s.datasync(a.f); err != nil {
 			// After a failed fsync the kernel may have dropped the dirty
@@ -112,6 +135,7 @@ func (s *Spool) writeFrames(a *segment, w []byte) error {
 			s.seal(a)
 			return err
 		}
+		a.unsynced = false
 		return nil
 	}
 	if terr := a.f.Truncate(start); terr != nil {
@@ -179,8 +203,15 @@ func (s *Spool) ensureActive(n int) error {
 	return s.createSegment()
 }
 
-// seal closes the active segment; it is only read from then on.
+// seal closes the active segment; it is only read from then on. Writes
+// not yet synced are synced first: a closed file cannot be synced later.
 func (s *Spool) seal(a *segment) {
+	if a.f != nil && a.unsynced {
+		if err := s.datasync(a.f); err != nil {
+			s.log.Warn("spool: sync segment before closing it", "path", a.path, "err", err)
+		}
+		a.unsynced = false
+	}
 	if a.f != nil {
 		if err := a.f.Close(); err != nil {
 			s.log.Warn("spool: close segment", "path", a.path, "err", err)

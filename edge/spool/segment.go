@@ -49,6 +49,7 @@ type segment struct {
 	records, samples    int64
 	acked, ackedSamples int64
 	replayed, sealed    bool
+	unsynced            bool     // written since its last fdatasync
 	counted             int64    // damage before this offset has been counted
 	f                   *os.File // open for writing while the segment is active
 }

@@ -26,6 +26,12 @@ type Opts struct {
 	// and synced, and the acknowledged position saved. A negative value
 	// disables the spool's own flushing: the owner then calls Flush.
 	FlushInterval time.Duration
+	// WriteInterval is how often records still unacknowledged are written
+	// to their segment without a sync: they then survive the process
+	// being killed (they are in the kernel's page cache), and only a power
+	// cut before the next FlushInterval sync can lose them. Zero means
+	// 200ms; it never exceeds FlushInterval.
+	WriteInterval time.Duration
 	// BatchBytes of records waiting in memory trigger a flush before the
 	// interval is up.
 	BatchBytes int64
@@ -48,6 +54,7 @@ var DefaultOpts = Opts{
 	MaxBytes:      64 << 20,
 	SegmentBytes:  1 << 20,
 	FlushInterval: time.Second,
+	WriteInterval: 200 * time.Millisecond,
 	BatchBytes:    256 << 10,
 	MemBytes:      4 << 20,
 }
@@ -62,6 +69,9 @@ func (o *Opts) setDefaults() error {
 	}
 	if o.FlushInterval == 0 {
 		o.FlushInterval = d.FlushInterval
+	}
+	if o.WriteInterval <= 0 || o.WriteInterval > o.FlushInterval {
+		o.WriteInterval = min(d.WriteInterval, max(o.FlushInterval, 0))
 	}
 	if o.BatchBytes == 0 {
 		o.BatchBytes = min(d.BatchBytes, o.SegmentBytes)
@@ -477,7 +487,7 @@ func (s *Spool) Close() error {
 	<-s.done
 	s.ioMu.Lock()
 	defer s.ioMu.Unlock()
-	err := s.flushLocked()
+	err := s.flushLocked(true)
 	if err != nil {
 		s.mu.Lock()
 		n := len(s.pending)
