@@ -29,7 +29,7 @@ func startPrimaryHost(t *testing.T, url string) *primaryHost {
 	state := sparkplug.StateTopic("collector").String()
 	born := time.Now()
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("collector").
-		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
+		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200*time.Millisecond).
 		SetMaxReconnectInterval(time.Second).SetOrderMatters(true).
 		SetBinaryWill(state, sparkplug.StatePayload(false, born), 1, true).
 		SetOnConnectHandler(func(c paho.Client) {
