@@ -108,9 +108,10 @@ func Run(ctx context.Context, sources []Source, sink Sink, log *slog.Logger, liv
 
 func loop(ctx context.Context, s Source, sink Sink, log *slog.Logger, live *Liveness, ctl *Controls) {
 	period := ctl.period(s)
-	// Start at a random point of the first period, then keep the period
+	// Start at a random point of the first quarter period (5 s at most, so a
+	// long period does not delay the first data), then keep the period
 	// with up to ±10 % jitter.
-	timer := time.NewTimer(rand.N(period/4 + 1))
+	timer := time.NewTimer(rand.N(min(period/4, 5*time.Second) + 1))
 	defer timer.Stop()
 	failing := false
 	for {

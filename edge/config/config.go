@@ -14,6 +14,7 @@ import (
 	"github.com/rackwatch/rackwatch/edge/configfile"
 	"github.com/rackwatch/rackwatch/edge/snmppoll"
 	"github.com/rackwatch/rackwatch/edge/sparkplug"
+	"github.com/rackwatch/rackwatch/edge/traps"
 )
 
 // Versions lists the configuration format versions this binary reads.
@@ -30,6 +31,7 @@ type Config struct {
 	// replace the built-in device profiles by name.
 	SNMPProfiles []string  `yaml:"snmp_profiles"`
 	Host         Host      `yaml:"host"`
+	Traps        Traps     `yaml:"traps"`
 	Spool        Spool     `yaml:"spool"`
 	Log          LogConfig `yaml:"log"`
 }
@@ -159,6 +161,57 @@ type SNMP struct {
 	Timeout        time.Duration `yaml:"timeout"`
 	Retries        int           `yaml:"retries"`
 	MaxRepetitions uint32        `yaml:"max_repetitions"`
+}
+
+// Traps configures the SNMP notification receiver: switches report link
+// flaps at once instead of at the next poll. A notification is published
+// under the SNMP target whose address sent it.
+type Traps struct {
+	// Listen is the UDP address, such as "0.0.0.0:162"; empty turns the
+	// receiver off.
+	Listen      string              `yaml:"listen"`
+	Communities []configfile.Secret `yaml:"communities"`
+	Users       []TrapUser          `yaml:"users"`
+	// EngineID is the receiver's own SNMPv3 engine ID (hex), which v3
+	// INFORM senders discover; empty picks one at start.
+	EngineID string `yaml:"engine_id"`
+	// Notifications are trap OIDs to accept besides linkDown and linkUp.
+	Notifications []Notification `yaml:"notifications"`
+}
+
+// TrapUser is an SNMPv3 user allowed to send notifications.
+type TrapUser struct {
+	Name string `yaml:"name"`
+	// EngineID is the sender's engine ID for traps; empty for INFORMs,
+	// which use the receiver's.
+	EngineID       string            `yaml:"engine_id"`
+	AuthProtocol   string            `yaml:"auth_protocol"`
+	AuthPassphrase configfile.Secret `yaml:"auth_passphrase"`
+	PrivProtocol   string            `yaml:"priv_protocol"`
+	PrivPassphrase configfile.Secret `yaml:"priv_passphrase"`
+}
+
+// Notification names a trap OID.
+type Notification struct {
+	OID  string `yaml:"oid"`
+	Name string `yaml:"name"`
+}
+
+// TrapOpts returns the receiver options, without the targets and handler
+// the edge adds.
+func (t *Traps) TrapOpts() *traps.Opts {
+	o := &traps.Opts{Addr: t.Listen, EngineID: t.EngineID}
+	for _, c := range t.Communities {
+		o.Communities = append(o.Communities, string(c))
+	}
+	for _, u := range t.Users {
+		o.Users = append(o.Users, traps.User{Name: u.Name, EngineID: u.EngineID, Auth: u.AuthProtocol,
+			AuthPassphrase: string(u.AuthPassphrase), Priv: u.PrivProtocol, PrivPassphrase: string(u.PrivPassphrase)})
+	}
+	for _, n := range t.Notifications {
+		o.OIDs = append(o.OIDs, traps.Notification{OID: n.OID, Name: n.Name})
+	}
+	return o
 }
 
 // Spool configures the on-disk queue (under edge.state_dir/spool) that
@@ -345,6 +398,13 @@ func (c *Config) Validate(f *configfile.File) error {
 		}
 		if c.Host.Root == "" {
 			errs.Add(f.Errorf("host.root", "required: / on a real host"))
+		}
+	}
+	if c.Traps.Listen != "" {
+		o := c.Traps.TrapOpts()
+		o.Handler = func(traps.Event) {} // validation only: nothing is received
+		if _, err := traps.New(o); err != nil {
+			errs.Add(f.Errorf("traps", "%v", err))
 		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {

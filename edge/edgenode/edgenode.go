@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,7 +23,9 @@ import (
 	"github.com/rackwatch/rackwatch/edge/publish"
 	"github.com/rackwatch/rackwatch/edge/sdnotify"
 	"github.com/rackwatch/rackwatch/edge/seqstore"
+	"github.com/rackwatch/rackwatch/edge/snmppoll"
 	"github.com/rackwatch/rackwatch/edge/spool"
+	"github.com/rackwatch/rackwatch/edge/traps"
 )
 
 // Opts are the run-time dependencies of a node.
@@ -127,6 +131,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 		return fmt.Errorf("edgenode: %w", err)
 	}
 	built.Sources = append(built.Sources, &statusSource{pub: pub, cmds: cmds, now: now})
+	var rcv *traps.Receiver
+	if cfg.Traps.Listen != "" {
+		if rcv, err = trapReceiver(cfg, built.Sources, pub, log, now); err != nil {
+			return err
+		}
+	}
 	var wg sync.WaitGroup
 	var pubErr error
 	wg.Add(2)
@@ -152,6 +162,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 			defer wg.Done()
 			if err := responder.Run(srcCtx); err != nil {
 				log.Error("agent-check responder stopped", "err", err)
+			}
+		}()
+	}
+	if rcv != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := rcv.Run(srcCtx); err != nil {
+				log.Error("trap receiver stopped", "err", err)
 			}
 		}()
 	}
@@ -204,6 +223,58 @@ func resumeSequence(store *seqstore.Store, queue *spool.Spool, log *slog.Logger)
 	case store.Unclean():
 		log.Warn("previous run did not stop cleanly; the sample sequence resumes past its last reservation", "next", next)
 	}
+}
+
+// trapReceiver builds the notification receiver. A notification is
+// published under the SNMP target whose address sent it, with the
+// interface named as that target's last poll named it.
+func trapReceiver(cfg *config.Config, sources []agent.Source, pub *publish.Publisher, log *slog.Logger, now func() time.Time) (*traps.Receiver, error) {
+	pollers := map[string]*snmppoll.Poller{}
+	for _, s := range sources {
+		if src, ok := s.(*agent.SNMPSource); ok {
+			pollers[src.Name] = src.Poller
+		}
+	}
+	targets := map[netip.Addr]string{}
+	for _, t := range cfg.SNMP {
+		host := t.Address
+		if h, _, err := net.SplitHostPort(t.Address); err == nil {
+			host = h
+		}
+		addrs := []netip.Addr{}
+		if a, err := netip.ParseAddr(host); err == nil {
+			addrs = append(addrs, a)
+		} else if ips, err := net.LookupIP(host); err == nil {
+			for _, ip := range ips {
+				if a, ok := netip.AddrFromSlice(ip); ok {
+					addrs = append(addrs, a.Unmap())
+				}
+			}
+		} else {
+			log.Warn("cannot resolve an SNMP target for trap matching", "target", t.Name, "address", t.Address, "err", err)
+		}
+		for _, a := range addrs {
+			targets[a] = t.Name
+		}
+	}
+	ifName := func(device string, ifIndex int) (string, bool) {
+		if p, ok := pollers[device]; ok {
+			return p.IfName(ifIndex)
+		}
+		return "", false
+	}
+	o := cfg.Traps.TrapOpts()
+	o.Targets, o.Logger, o.Now = targets, log, now
+	o.Handler = func(e traps.Event) {
+		if err := pub.Enqueue(e.Device, e.Samples(ifName)); err != nil {
+			log.Warn("queueing a notification", "device", e.Device, "err", err)
+		}
+	}
+	r, err := traps.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("edgenode: %w", err)
+	}
+	return r, nil
 }
 
 // handleCommands applies the commands the publisher receives, off the MQTT

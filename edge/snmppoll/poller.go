@@ -542,3 +542,22 @@ func (p *problems) join(first error) error {
 	}
 	return errors.Join(errs...)
 }
+
+// IfName returns the name the last poll gave the interface with ifIndex
+// (the "ifname" label of its IF-MIB row), for traps, which carry only the
+// index.
+func (p *Poller) IfName(ifIndex int) (string, bool) {
+	idx := strconv.Itoa(ifIndex)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ts := range p.tables {
+		i, ok := ts.byIndex[idx]
+		if !ok {
+			continue
+		}
+		if name := ts.rows[i].labels.Get("ifname"); name != "" {
+			return name, true
+		}
+	}
+	return "", false
+}

@@ -806,3 +806,24 @@ scalars:
 		t.Errorf("requests %q, want one GET %q", log, want)
 	}
 }
+
+func TestIfName(t *testing.T) {
+	f := newFakeAgent(append(systemPDUs("1.3.6.1.4.1.9.1.1208", "Cisco IOS", 100),
+		ifRows(port{index: 3, descr: "GigabitEthernet1/0/3", name: "Gi1/0/3"}, port{index: 7, descr: "Vlan7"})...)...)
+	p := newTestPoller(t, f, "2c", "if-mib")
+	if _, ok := p.IfName(3); ok {
+		t.Error("a name before any poll")
+	}
+	if _, err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		index int
+		name  string
+		ok    bool
+	}{{3, "Gi1/0/3", true}, {7, "Vlan7", true}, {9, "", false}} {
+		if name, ok := p.IfName(tc.index); name != tc.name || ok != tc.ok {
+			t.Errorf("IfName(%d) = %q, %v; want %q, %v", tc.index, name, ok, tc.name, tc.ok)
+		}
+	}
+}
