@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 )
 
 // lockDir takes an exclusive advisory lock (flock(2)) on dir/lock so that a
@@ -14,7 +15,18 @@ func lockDir(path string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	// A few tries: a process forking a child (os/exec) lends the child its
+	// descriptors until the exec closes them, so a lock just released can
+	// still be held for an instant. Another process really using the spool
+	// holds it far longer.
+
+	for try := 0; try < 20; try++ {
+		if err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != syscall.EWOULDBLOCK {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("spool: lock %s (is another process using the spool?): %w", path, err)
 	}
