@@ -11,7 +11,11 @@
 // window again. When a node runs hot or slow, the collector's drain
 // action calls SetServerState with Drain (new traffic goes elsewhere,
 // sessions in flight finish) and later Ready to restore it; SetWeight and
-// GetWeight shed part of the load instead of all of it.
+// GetWeight shed part of the load instead of all of it. ShowServersState
+// reads back each server's administrative state and weights, and
+// ShowInfo identifies the running process: HAProxy keeps runtime changes
+// in memory only, so a RestartDetector comparing successive ShowInfo
+// answers tells a caller when a reload lost them.
 //
 // Each command opens its own connection, writes one line and reads until
 // HAProxy closes it (non-interactive mode), bounded by the caller's

@@ -7,116 +7,117 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-// Info is the answer to `show info`: "Name: value" lines by name.
-type Info map[string]string
+// Info is what `show info` says about the running process. Pid and the
+// start time tell a caller when HAProxy restarted or reloaded and so lost
+// every runtime change (RestartDetector).
+type Info struct {
+	Version   string
+	Pid       int
+	UptimeSec int64
+	// StartTimeSec is the process start, in seconds since the epoch
+	// ("Start_time_sec", printed since HAProxy 2.4); zero when absent.
+	StartTimeSec int64
+}
 
-// ShowInfo returns the process information. Its Pid and Uptime_sec tell a
-// caller when HAProxy restarted or reloaded and so lost runtime changes.
+// ShowInfo runs `show info`.
 func (c *Client) ShowInfo(ctx context.Context) (Info, error) {
 	const op = "show info"
 	reply, err := c.do(ctx, op)
 	if err != nil {
-		return nil, c.errorf(op, err)
+		return Info{}, c.errorf(op, err)
 	}
-	info := Info{}
-	sc := bufio.NewScanner(bytes.NewReader(reply))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ": ")
-		if ok {
-			info[k] = v
-		}
-	}
-	if info["Pid"] == "" {
-		return nil, malformed(c.errorf(op, fmt.Errorf("no Pid in %q", firstLine(reply))))
+	info, err := parseInfo(reply)
+	if err != nil {
+		return Info{}, malformed(c.errorf(op, err))
 	}
 	return info, nil
 }
 
-// Started identifies the running process by its pid and start time, which
-// change on every reload or restart.
-func (i Info) Started() string { return i["Pid"] + "/" + i["Start_time_sec"] }
-
-// ServerState is one server of `show servers state`: its administrative
-// and operational state and its user (current) and initial weights, which
-// `show stat` lacks.
-type ServerState struct {
-	Backend, Server string
-	// OpState: 0 stopped, 1 starting, 2 running, 3 stopping.
-	OpState int
-	// AdminState is a bit field: 0x01 forced maintenance, 0x08 forced
-	// drain (HAProxy's SRV_ADMF_*).
-	AdminState int
-	UWeight    int
-	IWeight    int
-}
-
-// WeightPct is the current weight as a percentage of the initial one.
-func (s ServerState) WeightPct() int {
-	if s.IWeight == 0 {
-		return 100
-	}
-	return (s.UWeight*100 + s.IWeight/2) / s.IWeight
-}
-
-// ShowServersState returns every server's state. The answer is a version
-// line, then a header line starting with "# ", then one line per server
-// with space-separated fields: parsed by the header.
-func (c *Client) ShowServersState(ctx context.Context) ([]ServerState, error) {
-	const op = "show servers state"
-	reply, err := c.do(ctx, op)
+// ParseInfo reads the "Name: value" lines of `show info` (management
+// guide section 9.3, "show info"). A Pid line is required: without one the
+// answer is a refusal ("Permission denied") rather than the information.
+func ParseInfo(reply []byte) (Info, error) {
+	info, err := parseInfo(reply)
 	if err != nil {
-		return nil, c.errorf(op, err)
+		return Info{}, malformed(fmt.Errorf("haproxy: parse info: %w", err))
 	}
-	st, err := parseServersState(reply)
-	if err != nil {
-		return nil, malformed(c.errorf(op, err))
-	}
-	return st, nil
+	return info, nil
 }
 
-func parseServersState(b []byte) ([]ServerState, error) {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) < 2 || !strings.HasPrefix(lines[1], "# ") {
-		return nil, fmt.Errorf("no header line in %q", firstLine(b))
-	}
-	col := map[string]int{}
-	for i, name := range strings.Fields(strings.TrimPrefix(lines[1], "# ")) {
-		col[name] = i
-	}
-	for _, need := range []string{"be_name", "srv_name", "srv_op_state", "srv_admin_state", "srv_uweight", "srv_iweight"} {
-		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("header lacks %s", need)
-		}
-	}
-	var out []ServerState
-	for n, line := range lines[2:] {
-		f := strings.Fields(line)
-		if len(f) == 0 || strings.HasPrefix(line, "#") {
+// parseInfo is ParseInfo with errors that name only the field, for
+// callers that add their own context.
+func parseInfo(reply []byte) (Info, error) {
+	var info Info
+	var havePid bool
+	sc := bufio.NewScanner(bytes.NewReader(reply))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
 			continue
 		}
-		if len(f) < len(col) {
-			return nil, fmt.Errorf("line %d: %d fields, header has %d", n+3, len(f), len(col))
-		}
-		num := func(name string) (int, error) {
-			v, err := strconv.Atoi(f[col[name]])
-			if err != nil {
-				return 0, fmt.Errorf("line %d: %s %q: %w", n+3, name, f[col[name]], err)
-			}
-			return v, nil
-		}
-		s := ServerState{Backend: f[col["be_name"]], Server: f[col["srv_name"]]}
+		v = strings.TrimSpace(v)
 		var err error
-		for _, p := range []struct {
-			name string
-			dst  *int
-		}{{"srv_op_state", &s.OpState}, {"srv_admin_state", &s.AdminState}, {"srv_uweight", &s.UWeight}, {"srv_iweight", &s.IWeight}} {
-			if *p.dst, err = num(p.name); err != nil {
-				return nil, err
-			}
+		switch k {
+		case "Version":
+			info.Version = v
+		case "Pid":
+			info.Pid, err = strconv.Atoi(v)
+			havePid = err == nil
+		case "Uptime_sec":
+			info.UptimeSec, err = strconv.ParseInt(v, 10, 64)
+		case "Start_time_sec":
+			info.StartTimeSec, err = strconv.ParseInt(v, 10, 64)
 		}
-		out = append(out, s)
+		if err != nil {
+			return Info{}, fmt.Errorf("%s: %q: %w", k, v, err)
+		}
 	}
-	return out, nil
+	if err := sc.Err(); err != nil {
+		return Info{}, err
+	}
+	if !havePid {
+		return Info{}, fmt.Errorf("no Pid line in the answer %q", firstLine(bytes.TrimSpace(reply)))
+	}
+	return info, nil
+}
+
+// RestartDetector tells whether a load balancer restarted between two
+// `show info` answers. Each consumer keeps its own detector, since "new
+// since the last look" depends on who looked. The zero value is ready to
+// use; it is safe for concurrent use.
+type RestartDetector struct {
+	mu   sync.Mutex
+	last map[string]Info
+}
+
+// Restarted records info for lb and reports whether it comes from another
+// process than the previous one recorded: the pid or the start time
+// changed, or (without a start time) the uptime went backwards. The first
+// info recorded for a load balancer is not a restart: there is nothing to
+// compare with.
+func (d *RestartDetector) Restarted(lb string, info Info) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.last == nil {
+		d.last = map[string]Info{}
+	}
+	prev, ok := d.last[lb]
+	d.last[lb] = info
+	if !ok {
+		return false
+	}
+	switch {
+	case info.Pid != prev.Pid:
+		// A reload starts a new process; in a container the pid may
+		// repeat, which the start time catches.
+		return true
+	case info.StartTimeSec != 0 && prev.StartTimeSec != 0:
+		return info.StartTimeSec != prev.StartTimeSec
+	default:
+		return info.UptimeSec < prev.UptimeSec
+	}
 }

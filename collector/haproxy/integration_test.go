@@ -195,6 +195,62 @@ func TestIntegrationHAProxy(t *testing.T) {
 		}
 	})
 
+	t.Run("show info and servers state", func(t *testing.T) {
+		info, err := c.ShowInfo(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Pid <= 0 || !strings.HasPrefix(info.Version, "2.") || info.StartTimeSec <= 0 {
+			t.Errorf("show info: %+v, want a pid, a 2.x version and a start time", info)
+		}
+		again, err := c.ShowInfo(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d RestartDetector
+		if d.Restarted("it", info) || d.Restarted("it", again) {
+			t.Errorf("the same process read twice is taken for a restart: %+v, %+v", info, again)
+		}
+
+		if err := c.SetWeight(ctx, h.Backend, "s3", 50); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetServerState(ctx, h.Backend, "s2", Drain); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := c.SetWeight(ctx, h.Backend, "s3", 100); err != nil {
+				t.Error(err)
+			}
+			if err := c.SetServerState(ctx, h.Backend, "s2", Ready); err != nil {
+				t.Error(err)
+			}
+		}()
+		states, err := c.ShowServersState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]ServerState{}
+		for _, s := range states {
+			if s.Backend == h.Backend {
+				byName[s.Server] = s
+			}
+		}
+		if len(byName) != len(names) {
+			t.Fatalf("show servers state lists %d servers in %s, want %d: %+v", len(byName), h.Backend, len(names), states)
+		}
+		want := map[string]struct {
+			status string
+			pct    int
+		}{"s1": {StatusReady, 100}, "s2": {StatusDrain, 100}, "s3": {StatusReady, 50}}
+		for name, w := range want {
+			s := byName[name]
+			if s.Status() != w.status || s.WeightPct() != w.pct || s.InitialWeight != 100 {
+				t.Errorf("%s: %s at %d%% (%+v), want %s at %d%% of 100", name, s.Status(), s.WeightPct(), s, w.status, w.pct)
+			}
+		}
+	})
+
 	t.Run("unknown server", func(t *testing.T) {
 		err := c.SetServerState(ctx, h.Backend, "nope", Drain)
 		if err == nil || !strings.Contains(err.Error(), "No such server") || !errors.Is(err, ErrNoSuchServer) {

@@ -138,10 +138,12 @@ const (
 // maxMillis is the largest millisecond count a time.Duration can hold.
 const maxMillis = math.MaxInt64 / int64(time.Millisecond)
 
-// ErrMalformed marks a `show stat` answer that is not the CSV HAProxy
-// documents: no header row, a row of the wrong width, or a non-numeric
-// value where a number belongs.
-var ErrMalformed = errors.New("haproxy: malformed show stat output")
+// ErrMalformed marks an answer that is not what HAProxy documents for the
+// command: a `show stat` without its CSV header row, a row or line of the
+// wrong width, a non-numeric value where a number belongs, a `show info`
+// without a Pid. HAProxy answers a refused command (a socket without the
+// needed level, say) with a line of text instead, which lands here too.
+var ErrMalformed = errors.New("haproxy: malformed runtime API answer")
 
 // malformedError carries a parse error that names the line and column, and
 // matches ErrMalformed without repeating its text.

@@ -52,7 +52,6 @@ type serverState struct {
 type lbState struct {
 	at         time.Time
 	ok         bool
-	started    string // process identity from show info
 	generation uint64 // increments on every restart seen
 	servers    map[[2]string]*serverState
 }
@@ -63,6 +62,7 @@ type Watcher struct {
 	window    time.Duration
 	log       *slog.Logger
 	now       func() time.Time
+	restarts  haproxy.RestartDetector
 
 	mu  sync.RWMutex
 	lbs map[string]*lbState
@@ -148,11 +148,13 @@ func (w *Watcher) Poll(ctx context.Context, in Instance) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	lb := w.lbs[in.Name]
-	if lb.started != "" && info.Started() != lb.started {
+	// Recorded only once the whole poll succeeded, so that a restart
+	// counts when the servers' state that follows it is in view.
+	if w.restarts.Restarted(in.Name, info) {
 		lb.generation++
-		w.log.Warn("HAProxy restarted: runtime changes are lost", "haproxy", in.Name)
+		w.log.Warn("HAProxy restarted: runtime changes are lost", "haproxy", in.Name, "pid", info.Pid)
 	}
-	lb.started, lb.at, lb.ok = info.Started(), now, true
+	lb.at, lb.ok = now, true
 	seen := map[[2]string]bool{}
 	for _, st := range haproxy.Servers(stats) {
 		k := [2]string{st.Proxy, st.Server}

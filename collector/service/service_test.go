@@ -34,9 +34,9 @@ func (f *fakeRuntime) ShowInfo(context.Context) (haproxy.Info, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
-		return nil, errors.New("dial unix /run/haproxy/admin.sock: connect: no such file or directory")
+		return haproxy.Info{}, errors.New("dial unix /run/haproxy/admin.sock: connect: no such file or directory")
 	}
-	return haproxy.Info{"Pid": "42", "Start_time_sec": "1"}, nil
+	return haproxy.Info{Pid: 42, StartTimeSec: 1}, nil
 }
 
 func (f *fakeRuntime) ShowStat(context.Context) ([]haproxy.Stat, error) {
@@ -55,7 +55,7 @@ func (f *fakeRuntime) ShowServersState(context.Context) ([]haproxy.ServerState, 
 	defer f.mu.Unlock()
 	var out []haproxy.ServerState
 	for s := range f.status {
-		out = append(out, haproxy.ServerState{Backend: "api", Server: s, OpState: 2, UWeight: f.weight[s], IWeight: 100})
+		out = append(out, haproxy.ServerState{Backend: "api", Server: s, OpState: 2, Weight: f.weight[s], InitialWeight: 100})
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package testrig
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -128,6 +129,29 @@ func (h *HAProxy) Command(t testing.TB, cmd string) string {
 
 // Stop stops HAProxy.
 func (h *HAProxy) Stop() { h.s.stop() }
+
+// Restart stops HAProxy, if it runs, and starts it again with the same
+// configuration, socket and frontend port. Like a reload or a restart in
+// production, it loses every change made through the runtime API (weights,
+// drain and maint states), and `show info` reports a new Pid and
+// Start_time_sec.
+func (h *HAProxy) Restart(t testing.TB) {
+	t.Helper()
+	h.s.stop()
+	var err error
+	for range 10 {
+		if err = h.s.start(); err == nil || !errors.Is(err, errExited) {
+			break
+		}
+		// The frontend port may still be held by a connection being torn
+		// down.
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		h.s.reported.Store(true)
+		t.Fatalf("testrig: restart haproxy on %s: %v; last lines of its log:\n%s", h.FrontendAddr, err, h.s.tail(logTailLines))
+	}
+}
 
 // haproxyCommand runs one command in non-interactive mode: HAProxy answers
 // and closes the connection.
