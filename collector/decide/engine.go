@@ -96,6 +96,22 @@ func (e *Engine) Desired() map[Target]Desired {
 	return out
 }
 
+// Levels returns every target the engine holds below full service, pinned
+// or not, to be persisted across a collector restart. In dry-run nothing
+// was applied, so nothing is returned.
+func (e *Engine) Levels() map[Target]Level {
+	out := map[Target]Level{}
+	if e.dryRun {
+		return out
+	}
+	for t, s := range e.nodes {
+		if s.level != Full && !s.opPin {
+			out[t] = s.level
+		}
+	}
+	return out
+}
+
 // Restore sets the levels the engine held before a restart. Each is
 // trusted only once the load balancer confirms it: one that shows
 // something else was changed while the collector was away.

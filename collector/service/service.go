@@ -10,10 +10,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/rackwatch/rackwatch/collector/actuate"
 	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/correlate"
 	"github.com/rackwatch/rackwatch/collector/decide"
@@ -27,11 +30,11 @@ import (
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
-// Runtime is what the collector needs from an HAProxy runtime API.
+// Runtime is what the collector needs from an HAProxy runtime API:
+// reading it (lbwatch) and steering it (actuate). *haproxy.Client is one.
 type Runtime interface {
 	lbwatch.Runtime
-	SetServerState(ctx context.Context, backend, server string, state haproxy.State) error
-	SetWeight(ctx context.Context, backend, server string, pct int) error
+	actuate.Runtime
 }
 
 // Opts are the run-time dependencies of the service.
@@ -55,12 +58,14 @@ type Service struct {
 	lbs    *lbwatch.Watcher
 	reqlog *haplog.Listener
 	corr   *correlate.Correlator
-	rts    map[string]Runtime
 	influx *influx.Sink
+	act    *actuate.Reconciler
+	state  string // path of the persisted desired state
 
-	mu      sync.Mutex // guards engine and history
+	mu      sync.Mutex // guards engine, history and gens
 	engine  *decide.Engine
 	history []decide.Decision
+	gens    map[string]uint64 // restarts seen per load balancer
 }
 
 // New builds the service from cfg; nothing runs until Run.
@@ -74,7 +79,8 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 	if opts.DecisionLog <= 0 {
 		opts.DecisionLog = 1000
 	}
-	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, store: telemetry.New(0), rts: map[string]Runtime{}}
+	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, store: telemetry.New(0), gens: map[string]uint64{},
+		state: filepath.Join(cfg.StateDir, "collector-state.json")}
 	var err error
 	if s.engine, err = decide.New(cfg.Policy.Decide()); err != nil {
 		return nil, err
@@ -83,6 +89,7 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 		s.engine.SetDryRun(true, "configuration", opts.Now())
 	}
 	var instances []lbwatch.Instance
+	rts := map[string]actuate.Runtime{}
 	for _, h := range cfg.HAProxy {
 		rt, ok := opts.Runtimes[h.Name]
 		if !ok {
@@ -92,8 +99,23 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 			}
 			rt = c
 		}
-		s.rts[h.Name] = rt
+		rts[h.Name] = rt
 		instances = append(instances, lbwatch.Instance{Name: h.Name, Runtime: rt, Period: h.Period})
+	}
+	lbAct, err := actuate.NewHAProxy(actuate.HAProxyOpts{LBs: rts, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	s.act, err = actuate.New(actuate.Opts{Actuators: []actuate.Actuator{lbAct}, Desired: s.desired, Logger: opts.Logger, Now: opts.Now})
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	switch st, err := actuate.LoadState(s.state); {
+	case err == nil:
+		s.engine.Restore(st.Levels, opts.Now())
+		opts.Logger.Info("restored the desired state", "path", s.state, "targets", len(st.Levels))
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("service: %w", err)
 	}
 	s.lbs = lbwatch.New(instances, cfg.Correlation.Window, opts.Logger, opts.Now)
 	var sources []latency.Source
@@ -163,6 +185,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}()
 	}
 	run("ingest", s.ingest.Run)
+	run("reconciler", s.act.Run)
 	run("load-balancer watcher", s.lbs.Run)
 	if s.reqlog != nil {
 		run("request log listener", s.reqlog.Run)
@@ -185,14 +208,45 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
+// desired is the engine's desired state, for the reconciler.
+func (s *Service) desired() map[decide.Target]decide.Desired {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.engine.Desired()
+}
+
 func (s *Service) tick(ctx context.Context) {
 	now := s.opts.Now()
 	obs := s.corr.Observations(now)
 	s.mu.Lock()
 	ds := s.engine.Evaluate(now, obs)
+	restarted := false
+	for _, h := range s.cfg.HAProxy {
+		if g := s.lbs.Generation(h.Name); g != s.gens[h.Name] {
+			s.gens[h.Name], restarted = g, true
+		}
+	}
 	s.mu.Unlock()
+	if restarted {
+		s.act.Poke() // a reload lost the runtime state: re-apply it now
+	}
+	changed := false
 	for _, d := range ds {
-		s.carryOut(ctx, d)
+		changed = s.carryOut(ctx, d) || changed
+	}
+	if changed {
+		s.saveState()
+	}
+}
+
+// saveState persists the levels the engine holds, so a restarted collector
+// neither forgets a drain nor flaps.
+func (s *Service) saveState() {
+	s.mu.Lock()
+	st := actuate.State{Saved: s.opts.Now(), Levels: s.engine.Levels()}
+	s.mu.Unlock()
+	if err := actuate.SaveState(s.state, st); err != nil {
+		s.log.Error("saving the desired state", "path", s.state, "err", err)
 	}
 }
 
@@ -205,11 +259,15 @@ func changesLB(d decide.Decision) bool {
 	return false
 }
 
-func (s *Service) carryOut(ctx context.Context, d decide.Decision) {
+// carryOut applies a decision and records it; it reports whether the load
+// balancer was asked for a change.
+func (s *Service) carryOut(ctx context.Context, d decide.Decision) bool {
+	applied := false
 	if changesLB(d) {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := s.apply(actx, d.LB, d.Backend, d.Server, d.Desired)
+		actx, cancel := context.WithTimeout(actuate.WithDecision(ctx, d), 10*time.Second)
+		err := s.act.Apply(actx, decide.Target{Node: d.Node, LB: d.LB, Backend: d.Backend, Server: d.Server}, d.Desired)
 		cancel()
+		applied = true
 		if err != nil {
 			s.mu.Lock()
 			s.engine.Failed(d)
@@ -219,20 +277,7 @@ func (s *Service) carryOut(ctx context.Context, d decide.Decision) {
 		}
 	}
 	s.record(d)
-}
-
-// apply sets the server to exactly the desired state: to drain, the state;
-// otherwise the weight first, then ready, so a server coming back from a
-// drain takes its reduced share straight away.
-func (s *Service) apply(ctx context.Context, lb, backend, server string, d decide.Desired) error {
-	rt, ok := s.rts[lb]
-	if !ok {
-		return fmt.Errorf("service: unknown HAProxy instance %q", lb)
-	}
-	if d.Drain {
-		return rt.SetServerState(ctx, backend, server, haproxy.Drain)
-	}
-	return errors.Join(rt.SetWeight(ctx, backend, server, d.Weight), rt.SetServerState(ctx, backend, server, haproxy.Ready))
+	return applied
 }
 
 func (s *Service) record(d decide.Decision) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func (f *fakeRuntime) sent() []string {
 }
 
 const cfgText = `version: 1
-state_dir: /tmp
+state_dir: STATE
 haproxy:
   - {name: lb1, address: /run/haproxy/admin.sock, period: 100ms}
 nodes:
@@ -106,7 +107,7 @@ policy: {hot_celsius: 80, crit_celsius: 95, latency_min_delta: 5ms, min_samples:
 
 func TestServiceActsThroughTheLoadBalancerAndSurvivesItsOutage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(path, []byte(cfgText), 0o600)
+	os.WriteFile(path, []byte(strings.Replace(cfgText, "STATE", t.TempDir(), 1)), 0o600)
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
