@@ -31,6 +31,7 @@ type Config struct {
 	Nodes       []Node      `yaml:"nodes"`
 	Correlation Correlation `yaml:"correlation"`
 	Policy      Policy      `yaml:"policy"`
+	API         API         `yaml:"api"`
 	InfluxDB    *InfluxDB   `yaml:"influxdb"`
 	Log         LogConfig   `yaml:"log"`
 }
@@ -165,6 +166,15 @@ func (p Policy) Decide() decide.Policy {
 	}.WithDefaults()
 }
 
+// API configures the HTTP API (docs/api.md).
+type API struct {
+	// Listen is the address; empty turns the API off.
+	Listen string `yaml:"listen"`
+	// TokensFile holds "name:token" lines; a mutating call must present
+	// one, and its name goes into the audit record. Mode 0600 or 0640.
+	TokensFile string `yaml:"tokens_file"`
+}
+
 // InfluxDB enables the InfluxDB sink.
 type InfluxDB struct {
 	URL             string            `yaml:"url"`
@@ -183,6 +193,7 @@ type LogConfig struct {
 func Default() Config {
 	return Config{
 		StateDir:    "/var/lib/rackwatch",
+		API:         API{Listen: "127.0.0.1:9470"},
 		MQTT:        MQTT{Broker: "tcp://127.0.0.1:1883", Group: "site1", HostID: "rackwatch-collector"},
 		Correlation: Correlation{Window: time.Minute, Baseline: 30 * time.Minute},
 		Policy:      Policy{Tick: time.Second},

@@ -289,3 +289,23 @@ func TestPolicyValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadBalancerRestartIsNotAnOperator(t *testing.T) {
+	e := mustEngine(t, Policy(testPolicy).with(func(p *Policy) { p.VerifyWindow = time.Hour; p.DrainAfter = time.Hour }))
+	_, now := run(e, t0, testPolicy.Hold, hotSlow(), cool(), cool(), cool())
+	e.Evaluate(now, follow(e, scenario(now, hotSlow(), cool(), cool(), cool()))) // confirmed at 50 %
+	// HAProxy reloads: back to 100 % until the reconciler re-applies.
+	for i, restarted := range []bool{true, false, false} {
+		now = now.Add(time.Second)
+		obs := scenario(now, hotSlow(), cool(), cool(), cool())
+		for k := range obs {
+			obs[k].LBRestarted = restarted
+		}
+		if ds := e.Evaluate(now, obs); strings.Contains(kinds(ds), "pinned") {
+			t.Fatalf("tick %d after the restart: %q", i, kinds(ds))
+		}
+	}
+	if got := e.Desired()[Target{"n1", "lb1", "api", "s1"}]; got.Weight != 50 {
+		t.Errorf("desired after the restart = %v, want the shed kept", got)
+	}
+}

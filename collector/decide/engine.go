@@ -36,6 +36,10 @@ type nodeState struct {
 	cooldownUntil        time.Time
 
 	withheld string // the reason last reported, so a withheld action is logged once per episode
+
+	evidence   []Evidence // of the last evaluation, for the API
+	firstFired string
+	evaluated  time.Time
 }
 
 // Engine keeps the per-node state between ticks. It is not safe for
@@ -128,6 +132,16 @@ func (e *Engine) Failed(d Decision) {
 	if s := e.nodes[Target{d.Node, d.LB, d.Backend, d.Server}]; s != nil && s.level == d.To {
 		s.level = d.From
 	}
+}
+
+// Evidence returns the signals of t's last evaluation, which fired first,
+// and when it was evaluated.
+func (e *Engine) Evidence(t Target) ([]Evidence, string, time.Time) {
+	s := e.nodes[t]
+	if s == nil {
+		return nil, "", time.Time{}
+	}
+	return slices.Clone(s.evidence), s.firstFired, s.evaluated
 }
 
 // Pins returns the operators' pins by node.
@@ -427,6 +441,11 @@ func (e *Engine) node(now time.Time, o Observation, peers []Observation) []Decis
 		return nil
 	}
 	var out []Decision
+	if o.LBRestarted {
+		// A restart lost the runtime state: until the reconciler has put
+		// it back, a difference is not an operator's doing.
+		s.confirmed = false
+	}
 	// Who set what the load balancer shows? Not the engine, if it differs
 	// from what the engine asked for after it had confirmed it, or if the
 	// engine asked for nothing. A reload that lost runtime state is not an
@@ -468,6 +487,7 @@ func (e *Engine) node(now time.Time, o Observation, peers []Observation) []Decis
 			first = ev.Signal
 		}
 	}
+	s.evidence, s.firstFired, s.evaluated = evidence, first, now
 	attribution := reg && sg.physical
 	hardware := sg.crit
 	cleared := sg.fresh && sg.cool && !sg.physical && !reg

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -219,21 +220,54 @@ func waitStatus(t *testing.T, lb *haproxy.Client, server, want string, timeout t
 	t.Fatalf("server %s: status %q after %s, want %s", server, last, timeout, want)
 }
 
-func TestClosedLoopDrainsHotSlowNodeAndRestoresIt(t *testing.T) {
-	broker := testrig.StartMosquitto(t, nil)
-	nodes := []*apiNode{newAPINode(t), newAPINode(t), newAPINode(t)}
+// loop is the whole system on real components: three API nodes behind a
+// real HAProxy, a BMC per node served by net-snmp, a switch replayed by
+// snmpsim, Mosquitto, and the real edge and collector binaries.
+type loop struct {
+	broker    *testrig.Mosquitto
+	lbProc    *testrig.HAProxy
+	lb        *haproxy.Client
+	nodes     []*apiNode
+	bmcs      []*bmc
+	collCfg   string
+	collector *proc
+	edge      *proc
+	apiAddr   string
+	token     string
+	failures  atomic.Int64
+}
+
+const e2ePolicy = `policy:
+  hot_celsius: 80
+  crit_celsius: 95
+  latency_ratio: 2
+  latency_min_delta: 8ms
+  min_samples: 20
+  hold: 1s
+  drain_after: 2s
+  restore_hold: 2s
+  step_hold: 1s
+  stale_after: 5s
+  verify_window: 30s
+  rack_hot_min: 3
+  tick: 200ms
+`
+
+func newLoop(t *testing.T) *loop {
+	l := &loop{broker: testrig.StartMosquitto(t, nil), token: "e2e-token-0123456789abcdef"}
+	l.nodes = []*apiNode{newAPINode(t), newAPINode(t), newAPINode(t)}
 	var servers []testrig.HAProxyServer
-	for i, n := range nodes {
+	for i, n := range l.nodes {
 		servers = append(servers, testrig.HAProxyServer{Name: fmt.Sprintf("s%d", i+1), Addr: n.srv.Listener.Addr().String()})
 	}
 	// Graded weights need room: HAProxy rounds 25 % of the default weight 1 down to 0.
-	lbProc := testrig.StartHAProxy(t, testrig.HAProxyOpts{Servers: servers, ServerOptions: "weight 100"})
-	bmcs := []*bmc{startBMC(t, 45), startBMC(t, 45), startBMC(t, 45)}
+	l.lbProc = testrig.StartHAProxy(t, testrig.HAProxyOpts{Servers: servers, ServerOptions: "weight 100"})
+	l.bmcs = []*bmc{startBMC(t, 45), startBMC(t, 45), startBMC(t, 45)}
 	rec := testrig.Recording(t, "ios_2960x")
 	tor := testrig.StartSnmpsim(t, filepath.Dir(rec))
 
 	var snmp strings.Builder
-	for i, b := range bmcs {
+	for i, b := range l.bmcs {
 		fmt.Fprintf(&snmp, "  - {name: node%d-bmc, address: %q, community: public, profiles: [lm-sensors], period: 300ms, timeout: 1s}\n", i+1, b.agent.Addr)
 	}
 	fmt.Fprintf(&snmp, "  - {name: tor1, address: %q, community: ios_2960x, profiles: [if-mib], period: 2s, timeout: 2s}\n", tor.Addr)
@@ -252,89 +286,96 @@ i2c:
 snmp:
 %slog:
   level: debug
-`, t.TempDir(), broker.URL, snmp.String()))
+`, t.TempDir(), l.broker.URL, snmp.String()))
 
 	var inv strings.Builder
-	for i := range nodes {
+	for i := range l.nodes {
 		fmt.Fprintf(&inv, "  - {name: node%d, rack: r1, edge: rack1, bmc: node%d-bmc, lb: [{haproxy: lb1, backend: api, server: s%d}]}\n", i+1, i+1, i+1)
 	}
-	collCfg := writeConfig(t, "collector.yaml", fmt.Sprintf(`version: 1
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.apiAddr = ln.Addr().String()
+	ln.Close()
+	tokens := writeConfig(t, "tokens", "ops:"+l.token+"\n")
+	l.collCfg = writeConfig(t, "collector.yaml", fmt.Sprintf(`version: 1
 state_dir: %s
 mqtt:
   broker: %s
   group: site1
   host_id: rackwatch-collector
+api: {listen: %s, tokens_file: %s}
 haproxy:
   - {name: lb1, address: %s, period: 250ms}
 nodes:
 %scorrelation: {window: 5s, baseline: 60s}
-policy:
-  hot_celsius: 80
-  crit_celsius: 95
-  latency_ratio: 2
-  latency_min_delta: 8ms
-  min_samples: 20
-  hold: 1s
-  drain_after: 2s
-  restore_hold: 2s
-  step_hold: 1s
-  stale_after: 5s
-  verify_window: 30s
-  tick: 200ms
-`, t.TempDir(), broker.URL, lbProc.Socket, inv.String()))
+%s`, t.TempDir(), l.broker.URL, l.apiAddr, tokens, l.lbProc.Socket, inv.String(), e2ePolicy))
 
-	for _, c := range [][]string{{"rackwatch-edge", edgeCfg}, {"rackwatch-collector", collCfg}} {
+	for _, c := range [][]string{{"rackwatch-edge", edgeCfg}, {"rackwatch-collector", l.collCfg}} {
 		out, err := exec.Command(filepath.Join(bins, c[0]), "check-config", c[1]).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%s check-config: %v\n%s", c[0], err, out)
 		}
 	}
-	collector := start(t, "rackwatch-collector", "-config", collCfg)
-	edge := start(t, "rackwatch-edge", "-config", edgeCfg)
-
-	lb, err := haproxy.New(&haproxy.Opts{Name: "lb1", Addr: lbProc.Socket})
-	if err != nil {
+	l.collector = start(t, "rackwatch-collector", "-config", l.collCfg)
+	l.edge = start(t, "rackwatch-edge", "-config", edgeCfg)
+	if l.lb, err = haproxy.New(&haproxy.Opts{Name: "lb1", Addr: l.lbProc.Socket}); err != nil {
 		t.Fatal(err)
 	}
 	// Steady traffic through the load balancer, as users would send.
 	ctx, stopLoad := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	var failures atomic.Int64
 	client := &http.Client{Timeout: 5 * time.Second}
 	for w := 0; w < 6; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				resp, err := client.Get("http://" + lbProc.FrontendAddr + "/")
+				resp, err := client.Get("http://" + l.lbProc.FrontendAddr + "/")
 				if err != nil {
-					failures.Add(1)
+					l.failures.Add(1)
 					continue
 				}
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
-					failures.Add(1)
+					l.failures.Add(1)
 				}
 			}
 		}()
 	}
 	t.Cleanup(func() { stopLoad(); wg.Wait() })
-
-	// The loop must first see the edge's data; node 2 is cool and fast, so
-	// nothing is drained while the baseline forms.
+	// The loop must first see the edge's data and a baseline must form.
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(collector.output(), "edge online") {
+	for !strings.Contains(l.collector.output(), "edge online") {
 		if time.Now().After(deadline) {
-			t.Fatalf("collector never saw the edge's birth\nedge:\n%s", edge.output())
+			t.Fatalf("collector never saw the edge's birth\nedge:\n%s", l.edge.output())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second)
-	for i := range nodes {
-		if st, _ := serverStatus(t, lb, fmt.Sprintf("s%d", i+1)); !strings.HasPrefix(st.Status, "UP") {
+	for i := range l.nodes {
+		if st, _ := serverStatus(t, l.lb, fmt.Sprintf("s%d", i+1)); !strings.HasPrefix(st.Status, "UP") {
 			t.Fatalf("s%d is %q before any heat", i+1, st.Status)
 		}
 	}
+	return l
+}
+
+// decisions returns the decision log lines of the collector.
+func (l *loop) decisions() []string {
+	var out []string
+	for _, line := range strings.Split(l.collector.output(), "\n") {
+		if strings.Contains(line, "msg=decision") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func TestClosedLoopDrainsHotSlowNodeAndRestoresIt(t *testing.T) {
+	l := newLoop(t)
+	nodes, bmcs, lb, collector := l.nodes, l.bmcs, l.lb, l.collector
 
 	// Heat node 2: its BMC reports 92 °C and its CPU throttles.
 	bmcs[1].setTemp(t, 92)
@@ -384,7 +425,7 @@ policy:
 			t.Errorf("collector logged %q: the wire contract was not kept", bad)
 		}
 	}
-	if n := failures.Load(); n > 0 {
+	if n := l.failures.Load(); n > 0 {
 		t.Errorf("%d client requests failed during the drain and restore", n)
 	}
 	for _, l := range strings.Split(collector.output(), "\n") {

@@ -214,6 +214,25 @@ func (g *Ingester) handle(m message) {
 	}
 }
 
+// ErrNotConnected is returned by Publish while the broker is away.
+var ErrNotConnected = errors.New("ingest: not connected to the broker")
+
+// Publish sends a message on the collector's MQTT connection, waiting at
+// most 5 s for the broker's acknowledgement.
+func (g *Ingester) Publish(topic string, qos byte, retained bool, payload []byte) error {
+	g.mu.Lock()
+	c := g.client
+	g.mu.Unlock()
+	if c == nil || !g.connected.Load() {
+		return ErrNotConnected
+	}
+	t := c.Publish(topic, qos, retained, payload)
+	if !t.WaitTimeout(5 * time.Second) {
+		return fmt.Errorf("ingest: publish %s: no acknowledgement within 5s", topic)
+	}
+	return t.Error()
+}
+
 func (g *Ingester) requestRebirth(group, edge string) {
 	now := g.opts.Now()
 	if last, ok := g.lastRebirth[edge]; ok && now.Sub(last) < g.opts.RebirthInterval {

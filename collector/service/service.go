@@ -13,10 +13,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/rackwatch/rackwatch/collector/actuate"
+	"github.com/rackwatch/rackwatch/collector/api"
+	"github.com/rackwatch/rackwatch/collector/audit"
 	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/correlate"
 	"github.com/rackwatch/rackwatch/collector/decide"
@@ -44,7 +47,7 @@ type Opts struct {
 	// Runtimes overrides the HAProxy clients built from the configuration,
 	// by instance name.
 	Runtimes map[string]Runtime
-	// DecisionLog bounds the decisions kept in memory (default 1000).
+	// DecisionLog bounds the decisions kept in memory (default 10000).
 	DecisionLog int
 }
 
@@ -62,11 +65,15 @@ type Service struct {
 	act    *actuate.Reconciler
 	state  string // path of the persisted desired state
 
-	mu      sync.Mutex // guards engine, history and gens
-	engine  *decide.Engine
-	history []decide.Decision
-	gens    map[string]uint64 // restarts seen per load balancer
+	audit *audit.Recorder
+	api   *api.Server
+
+	mu     sync.Mutex // guards engine and gens
+	engine *decide.Engine
+	gens   map[string]uint64 // restarts seen per load balancer
 }
+
+type configNode = config.Node
 
 // New builds the service from cfg; nothing runs until Run.
 func New(cfg *config.Config, opts Opts) (*Service, error) {
@@ -76,9 +83,7 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.DecisionLog <= 0 {
-		opts.DecisionLog = 1000
-	}
+
 	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, store: telemetry.New(0), gens: map[string]uint64{},
 		state: filepath.Join(cfg.StateDir, "collector-state.json")}
 	var err error
@@ -139,6 +144,21 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
+	if s.audit, err = audit.New(audit.Opts{Logger: opts.Logger, Publisher: auditPublisher{s.ingest},
+		Topic: audit.Topic(cfg.MQTT.HostID), History: opts.DecisionLog, Now: opts.Now}); err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	if a := cfg.API; a.Listen != "" {
+		var tokens api.Tokens
+		if a.TokensFile != "" {
+			if tokens, err = api.LoadTokens(a.TokensFile); err != nil {
+				return nil, fmt.Errorf("service: %w", err)
+			}
+		}
+		if s.api, err = api.New(api.Opts{Addr: a.Listen, Controller: s, Tokens: tokens, Logger: opts.Logger, Now: opts.Now}); err != nil {
+			return nil, fmt.Errorf("service: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -162,12 +182,15 @@ func (s *Service) Store() *telemetry.Store { return s.store }
 // Ingest returns the MQTT ingester, for its counters.
 func (s *Service) Ingest() *ingest.Ingester { return s.ingest }
 
-// Decisions returns the decisions made so far, oldest first.
-func (s *Service) Decisions() []decide.Decision {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]decide.Decision(nil), s.history...)
+// History returns the decisions recorded so far, oldest first.
+func (s *Service) History() []decide.Decision {
+	ds := s.audit.Decisions(audit.Filter{})
+	slices.Reverse(ds)
+	return ds
 }
+
+// API returns the HTTP API server, nil when it is off.
+func (s *Service) API() *api.Server { return s.api }
 
 // Observations returns what the engine would weigh now.
 func (s *Service) Observations() []decide.Observation { return s.corr.Observations(s.opts.Now()) }
@@ -186,6 +209,10 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	run("ingest", s.ingest.Run)
 	run("reconciler", s.act.Run)
+	run("audit", s.audit.Run)
+	if s.api != nil {
+		run("http api", s.api.Run)
+	}
 	run("load-balancer watcher", s.lbs.Run)
 	if s.reqlog != nil {
 		run("request log listener", s.reqlog.Run)
@@ -220,15 +247,24 @@ func (s *Service) tick(ctx context.Context) {
 	obs := s.corr.Observations(now)
 	s.mu.Lock()
 	ds := s.engine.Evaluate(now, obs)
-	restarted := false
+	restarted := map[string]bool{}
 	for _, h := range s.cfg.HAProxy {
 		if g := s.lbs.Generation(h.Name); g != s.gens[h.Name] {
-			s.gens[h.Name], restarted = g, true
+			s.gens[h.Name], restarted[h.Name] = g, true
 		}
 	}
+	desired := s.engine.Desired()
 	s.mu.Unlock()
-	if restarted {
-		s.act.Poke() // a reload lost the runtime state: re-apply it now
+	// A reload lost the runtime state of that load balancer: put back what
+	// the engine wants there now, rather than at the next reconcile pass.
+	for t, d := range desired {
+		if restarted[t.LB] {
+			if err := s.act.Apply(ctx, t, d); err != nil {
+				s.log.Error("re-applying after an HAProxy restart", "haproxy", t.LB, "server", t.Backend+"/"+t.Server, "err", err)
+			} else {
+				s.log.Info("re-applied after an HAProxy restart", "haproxy", t.LB, "server", t.Backend+"/"+t.Server, "desired", d.String())
+			}
+		}
 	}
 	changed := false
 	for _, d := range ds {
@@ -281,15 +317,7 @@ func (s *Service) carryOut(ctx context.Context, d decide.Decision) bool {
 }
 
 func (s *Service) record(d decide.Decision) {
-	s.log.Info("decision", "action", d.Action, "node", d.Node, "rack", d.Rack, "haproxy", d.LB, "server", d.Backend+"/"+d.Server,
-		"to", d.To.Desired().String(), "taken", d.Taken, "withheld", d.Withheld, "dry_run", d.DryRun, "alarm", d.Alarm,
-		"first_fired", d.FirstFired, "reason", d.String())
-	s.mu.Lock()
-	s.history = append(s.history, d)
-	if len(s.history) > s.opts.DecisionLog {
-		s.history = s.history[len(s.history)-s.opts.DecisionLog:]
-	}
-	s.mu.Unlock()
+	s.audit.Record(d)
 	if s.influx != nil && d.Node != "" {
 		s.influx.WriteDecision(influx.Decision{TS: d.At, Node: d.Node, Backend: d.Backend, Server: d.Server, Action: string(d.Action), Reason: d.String()})
 	}

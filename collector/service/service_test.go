@@ -102,6 +102,7 @@ nodes:
   - {name: n2, edge: rack1, bmc: b2, lb: [{haproxy: lb1, backend: api, server: s2}]}
   - {name: n3, edge: rack1, bmc: b3, lb: [{haproxy: lb1, backend: api, server: s3}]}
 correlation: {window: 2s, baseline: 10s}
+api: {listen: ""}
 policy: {hot_celsius: 80, crit_celsius: 95, latency_min_delta: 5ms, min_samples: 10, hold: 300ms, drain_after: 1h, restore_hold: 300ms, step_hold: 200ms, stale_after: 10s, verify_window: 1h, tick: 50ms}
 `
 
@@ -156,7 +157,7 @@ func TestServiceActsThroughTheLoadBalancerAndSurvivesItsOutage(t *testing.T) {
 		t.Fatalf("commands = %v, want api/s2 back to 100 %%", got)
 	}
 	var kinds []decide.Action
-	for _, d := range svc.Decisions() {
+	for _, d := range svc.History() {
 		kinds = append(kinds, d.Action)
 	}
 	if len(kinds) != 2 || kinds[0] != decide.ActShed || kinds[1] != decide.ActRestore {

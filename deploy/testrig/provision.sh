@@ -28,6 +28,8 @@ COMPONENTS=(
 	socat:socat
 	systemd-analyze:systemd
 	qemu-arm-static:qemu-user-static
+	# The peer of edge/snmppoll's BenchmarkVsSnmpExporter (make bench).
+	prometheus-snmp-exporter:prometheus-snmp-exporter
 )
 
 have() {

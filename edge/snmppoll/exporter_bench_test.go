@@ -36,16 +36,18 @@ import (
 // 1.3.6.1.2.1.31.1.1 (ifXTable), max-repetitions 25. The Pollers run a
 // profile made for the benchmark with exactly the module's ifTable and
 // ifXTable columns, and the metrics of the if-mib profile that those
-// columns carry (see vsProfile); version 2c, community public,
+// columns carry (see writeVsProfile); version 2c, community public,
 // max-repetitions 25, timeout 5 s and 3 retries, as the exporter's
 // defaults. They do not read ifNumber.0, which no catalogue metric holds.
 //
 // Each iteration is one round of each side over the first N targets, all
 // polled at once. The Pollers run in a process of their own (see
 // BenchmarkPollerProcess), one goroutine per Poller; the exporter gets N
-// concurrent HTTP scrapes over kept-alive connections, without gzip. The
-// targets are UDP ports of vsAgents snmpd processes (target i on process
-// i mod vsAgents), shared by both sides. It reports:
+// concurrent HTTP scrapes over kept-alive connections, without gzip. Both
+// processes are started afresh for each run of a sub-benchmark and
+// warmed up with one round. The targets are UDP ports of vsAgents snmpd
+// processes (target i on process i mod vsAgents), shared by both sides.
+// It reports:
 //
 //   - reqs/target: SNMP messages the agents received per target poll
 //     (snmpInPkts, RFC 3418), read before and after each round, less the
@@ -64,7 +66,8 @@ import (
 //     which also counts what a GETBULK returns past the end of a column;
 //   - rss-MB: VmRSS of each side's process after the rounds, in 10^6
 //     bytes. The polling process is a Go test binary, whose runtime and
-//     testing package are part of it.
+//     testing package are part of it, and its Pollers each compile the
+//     profile set, as every Poller given Opts.ProfileDirs does.
 //
 // The targets for the Pollers are no more requests than the exporter, at
 // most a third of its CPU per target poll and at most half its round time;
