@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/rackwatch/rackwatch/edge/configfile"
@@ -262,6 +263,14 @@ func loadSet(dirs []string) (*profileSet, error) {
 	if len(dirs) == 0 {
 		return base, nil
 	}
+	// Every target of an edge names the same directories: compile them once
+	// and share the read-only result, unless a file changed since.
+	key := dirsKey(dirs)
+	setCache.Lock()
+	defer setCache.Unlock()
+	if set, ok := setCache.sets[key]; ok {
+		return set, nil
+	}
 	ps := make([]*Profile, len(base.profiles))
 	for i, cp := range base.profiles {
 		ps[i] = cp.src
@@ -276,7 +285,34 @@ func loadSet(dirs []string) (*profileSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snmppoll: profiles: %w", err)
 	}
+	if len(setCache.sets) >= 8 {
+		clear(setCache.sets) // bounded: old generations of edited files
+	}
+	setCache.sets[key] = set
 	return set, nil
+}
+
+// setCache holds compiled profile sets by dirsKey.
+var setCache = struct {
+	sync.Mutex
+	sets map[string]*profileSet
+}{sets: map[string]*profileSet{}}
+
+// dirsKey identifies the profile directories and the state of their files,
+// so an edited file is compiled again.
+func dirsKey(dirs []string) string {
+	var b strings.Builder
+	for _, d := range dirs {
+		b.WriteString(d)
+		b.WriteByte(0)
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil {
+				fmt.Fprintf(&b, "%s/%d/%d\x00", e.Name(), info.Size(), info.ModTime().UnixNano())
+			}
+		}
+	}
+	return b.String()
 }
 
 // readProfiles decodes the profile files of dir in fsys and merges them
