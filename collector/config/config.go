@@ -32,8 +32,11 @@ type Config struct {
 	Correlation Correlation `yaml:"correlation"`
 	Policy      Policy      `yaml:"policy"`
 	API         API         `yaml:"api"`
+	Webhook     *Webhook    `yaml:"webhook"`
 	InfluxDB    *InfluxDB   `yaml:"influxdb"`
 	Log         LogConfig   `yaml:"log"`
+
+	file *configfile.File
 }
 
 // HAProxyLog receives HAProxy's request log (syslog over UDP, option
@@ -96,6 +99,11 @@ type Node struct {
 	// Host is the host-mode edge running on the node itself, for CPU
 	// throttling, NIC counters and kernel events.
 	Host *HostRef `yaml:"host"`
+	// AgentCheck says HAProxy polls an agent-check responder on the node's
+	// host-mode edge (its server lines carry agent-check). Such a node is
+	// steered through lb_state commands to that edge, since the agent's
+	// answer overrides runtime API changes.
+	AgentCheck bool `yaml:"agent_check"`
 }
 
 // Port is one switch port.
@@ -175,6 +183,14 @@ type API struct {
 	TokensFile string `yaml:"tokens_file"`
 }
 
+// Webhook sends every desired state change to an HTTP endpoint as well.
+type Webhook struct {
+	URL string `yaml:"url"`
+	// TokenFile holds a bearer token (mode 0600 or 0640).
+	TokenFile string        `yaml:"token_file"`
+	Timeout   time.Duration `yaml:"timeout"`
+}
+
 // InfluxDB enables the InfluxDB sink.
 type InfluxDB struct {
 	URL             string            `yaml:"url"`
@@ -201,6 +217,15 @@ func Default() Config {
 	}
 }
 
+// File returns where the configuration came from, for errors about it
+// found later, such as an inventory server the load balancer does not have.
+func (c *Config) File() *configfile.File {
+	if c.file == nil {
+		return &configfile.File{Path: "configuration"} // built in code, not loaded
+	}
+	return c.file
+}
+
 // Load reads and validates the file at path.
 func Load(path string) (*Config, error) {
 	c := Default()
@@ -211,6 +236,7 @@ func Load(path string) (*Config, error) {
 	if err := c.Validate(f); err != nil {
 		return nil, err
 	}
+	c.file = f
 	return &c, nil
 }
 
@@ -295,6 +321,9 @@ func (c *Config) Validate(f *configfile.File) error {
 				errs.Add(f.Errorf(key+".switch", "device (the switch's SNMP target name) and ifname are required"))
 			}
 		}
+		if n.AgentCheck && n.Host == nil {
+			errs.Add(f.Errorf(key+".agent_check", "needs host: the host-mode edge that runs the responder"))
+		}
 		if h := n.Host; h != nil {
 			if h.Device == "" {
 				h.Device = "host"
@@ -325,6 +354,11 @@ func (c *Config) Validate(f *configfile.File) error {
 	}
 	if c.Policy.Tick < 10*time.Millisecond {
 		errs.Add(f.Errorf("policy.tick", "must be at least 10ms"))
+	}
+	if w := c.Webhook; w != nil {
+		if u, err := url.Parse(w.URL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			errs.Add(f.Errorf("webhook.url", "%q is not an http(s) URL", w.URL))
+		}
 	}
 	if c.InfluxDB != nil {
 		if u, err := url.Parse(c.InfluxDB.URL); err != nil || u.Host == "" {

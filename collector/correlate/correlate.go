@@ -35,6 +35,7 @@ type Correlator struct {
 	mu        sync.Mutex
 	baselines map[decide.Target]*baseline
 	gens      map[string]uint64 // last restart generation seen per load balancer
+	learned   map[string]Port   // switch ports LLDP taught, by node
 }
 
 type baseline struct {
@@ -46,7 +47,7 @@ type baseline struct {
 // for latency; minSamples is the request count a reading needs.
 func New(cfg *config.Config, store *telemetry.Store, lbs *lbwatch.Watcher, sources []latency.Source, minSamples int) *Correlator {
 	return &Correlator{cfg: cfg, store: store, lbs: lbs, sources: sources, min: minSamples,
-		baselines: map[decide.Target]*baseline{}, gens: map[string]uint64{}}
+		baselines: map[decide.Target]*baseline{}, gens: map[string]uint64{}, learned: map[string]Port{}}
 }
 
 func match(metric string, label string, values ...string) telemetry.Match {
@@ -149,7 +150,7 @@ func (c *Correlator) temperature(o *decide.Observation, n config.Node) {
 func (c *Correlator) links(o *decide.Observation, n config.Node, now time.Time, window time.Duration) {
 	var fcs, flaps float64
 	haveFCS, haveFlaps := false, false
-	if p := n.Switch; p != nil {
+	if p := c.port(n); p != nil {
 		if r, ok := c.store.Rate(p.Edge, p.Device, match(sample.IfFCSErrors, "ifname", p.IfName), now, window); ok {
 			fcs, haveFCS = fcs+r.PerSecond, true
 		}

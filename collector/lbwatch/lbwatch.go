@@ -204,6 +204,14 @@ func (w *Watcher) Server(lb, backend, server string) (Server, bool) {
 	return s.Server, true
 }
 
+// Seen reports whether a poll of lb ever succeeded.
+func (w *Watcher) Seen(lb string) bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	l := w.lbs[lb]
+	return l != nil && !l.at.IsZero()
+}
+
 // Generation counts the restarts of an instance seen so far.
 func (w *Watcher) Generation(lb string) uint64 {
 	w.mu.RLock()

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,7 +64,12 @@ type Service struct {
 	corr   *correlate.Correlator
 	influx *influx.Sink
 	act    *actuate.Reconciler
-	state  string // path of the persisted desired state
+	spark  *actuate.Sparkplug // lb_state commands, nil without agent-checked nodes
+	state  string             // path of the persisted desired state
+	// checked notes the load balancers whose servers were checked against
+	// the inventory; findings the LLDP findings last reported.
+	checked  map[string]bool
+	findings string
 
 	audit *audit.Recorder
 	api   *api.Server
@@ -84,7 +90,7 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 		opts.Now = time.Now
 	}
 
-	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, store: telemetry.New(0), gens: map[string]uint64{},
+	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, store: telemetry.New(0), gens: map[string]uint64{}, checked: map[string]bool{},
 		state: filepath.Join(cfg.StateDir, "collector-state.json")}
 	var err error
 	if s.engine, err = decide.New(cfg.Policy.Decide()); err != nil {
@@ -107,18 +113,11 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 		rts[h.Name] = rt
 		instances = append(instances, lbwatch.Instance{Name: h.Name, Runtime: rt, Period: h.Period})
 	}
-	lbAct, err := actuate.NewHAProxy(actuate.HAProxyOpts{LBs: rts, Logger: opts.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("service: %w", err)
-	}
-	s.act, err = actuate.New(actuate.Opts{Actuators: []actuate.Actuator{lbAct}, Desired: s.desired, Logger: opts.Logger, Now: opts.Now})
-	if err != nil {
-		return nil, fmt.Errorf("service: %w", err)
-	}
-	switch st, err := actuate.LoadState(s.state); {
+	saved, err := actuate.LoadState(s.state)
+	switch {
 	case err == nil:
-		s.engine.Restore(st.Levels, opts.Now())
-		opts.Logger.Info("restored the desired state", "path", s.state, "targets", len(st.Levels))
+		s.engine.Restore(saved.Levels, opts.Now())
+		opts.Logger.Info("restored the desired state", "path", s.state, "targets", len(saved.Levels))
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("service: %w", err)
 	}
@@ -142,6 +141,13 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 		Sink: sink{s}, Logger: opts.Logger, Now: opts.Now,
 	})
 	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	acts, err := s.actuators(cfg, rts, saved.Versions)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	if s.act, err = actuate.New(actuate.Opts{Actuators: acts, Desired: s.desired, Logger: opts.Logger, Now: opts.Now}); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	if s.audit, err = audit.New(audit.Opts{Logger: opts.Logger, Publisher: auditPublisher{s.ingest},
@@ -266,6 +272,8 @@ func (s *Service) tick(ctx context.Context) {
 			}
 		}
 	}
+	s.checkInventory()
+	s.checkTopology()
 	changed := false
 	for _, d := range ds {
 		changed = s.carryOut(ctx, d) || changed
@@ -275,12 +283,63 @@ func (s *Service) tick(ctx context.Context) {
 	}
 }
 
+// checkInventory reports, once per load balancer, the inventory entries it
+// does not have, with the configuration file and line: a typo there would
+// otherwise silently leave a node unprotected.
+func (s *Service) checkInventory() {
+	for _, h := range s.cfg.HAProxy {
+		if s.checked[h.Name] {
+			continue
+		}
+		if !s.lbs.Seen(h.Name) {
+			continue
+		}
+		s.checked[h.Name] = true
+		for i, n := range s.cfg.Nodes {
+			for j, lb := range n.LB {
+				if lb.HAProxy != h.Name {
+					continue
+				}
+				if _, ok := s.lbs.Server(lb.HAProxy, lb.Backend, lb.Server); !ok {
+					err := s.cfg.File().Errorf(fmt.Sprintf("nodes[%d].lb[%d]", i, j), "HAProxy %s has no server %s/%s: node %s is not protected", h.Name, lb.Backend, lb.Server, n.Name)
+					s.log.Error("inventory names an unknown server", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// checkTopology reports what LLDP says about the nodes' switch ports when
+// it changes.
+func (s *Service) checkTopology() {
+	var b strings.Builder
+	fs := s.corr.Topology()
+	for _, f := range fs {
+		b.WriteString(f.String())
+		b.WriteByte('\n')
+	}
+	if b.String() == s.findings {
+		return
+	}
+	s.findings = b.String()
+	for _, f := range fs {
+		if f.Disagrees {
+			s.log.Warn("LLDP disagrees with the inventory", "node", f.Node, "inventory", f.Inventory, "lldp", f.LLDP.String())
+		} else {
+			s.log.Info("switch port learned from LLDP", "node", f.Node, "lldp", f.LLDP.String())
+		}
+	}
+}
+
 // saveState persists the levels the engine holds, so a restarted collector
 // neither forgets a drain nor flaps.
 func (s *Service) saveState() {
 	s.mu.Lock()
 	st := actuate.State{Saved: s.opts.Now(), Levels: s.engine.Levels()}
 	s.mu.Unlock()
+	if s.spark != nil {
+		st.Versions = s.spark.Versions()
+	}
 	if err := actuate.SaveState(s.state, st); err != nil {
 		s.log.Error("saving the desired state", "path", s.state, "err", err)
 	}

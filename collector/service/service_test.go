@@ -164,3 +164,43 @@ func TestServiceActsThroughTheLoadBalancerAndSurvivesItsOutage(t *testing.T) {
 		t.Errorf("decision log = %v", kinds)
 	}
 }
+
+func TestInventoryServerUnknownToHAProxyIsReported(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "collector.yaml")
+	text := strings.Replace(cfgText, "STATE", t.TempDir(), 1)
+	text = strings.Replace(text, "server: s3}", "server: s9}", 1)
+	os.WriteFile(path, []byte(text), 0o600)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := &fakeRuntime{status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"}, weight: map[string]int{"s1": 100, "s2": 100, "s3": 100}}
+	var logs syncBuffer
+	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Runtimes: map[string]Runtime{"lb1": lb}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	svc.Run(ctx)
+	if out := logs.String(); !strings.Contains(out, "collector.yaml:8: nodes[2].lb[0]: HAProxy lb1 has no server api/s9") || strings.Count(out, "no server api/s9") != 1 {
+		t.Errorf("the unknown server is not reported once with its file and line:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

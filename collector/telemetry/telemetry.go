@@ -325,3 +325,37 @@ func (s *Store) Changes(edge, dev string, m Match, now time.Time, window time.Du
 	})
 	return total, ok
 }
+
+// Devices lists the devices of an edge that have data.
+func (s *Store) Devices(edge string) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for k := range s.devices {
+		if k.edge == edge {
+			out = append(out, k.device)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Find calls f with the latest sample of every matching series of a
+// device, until f returns false.
+func (s *Store) Find(edge, dev string, m Match, f func(sample.Sample) bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d := s.devices[deviceKey{edge, dev}]
+	if d == nil {
+		return
+	}
+	stop := false
+	d.all(func(sr *series) {
+		if stop || !m.matches(sr) {
+			return
+		}
+		if p, ok := sr.last(); ok {
+			stop = !f(sample.Sample{Metric: sr.metric, Labels: sr.labels, Unit: sr.unit, Value: p.v, TS: time.Unix(0, p.ts)})
+		}
+	})
+}
