@@ -6,6 +6,7 @@
 //	rackwatch-edge check-config FILE
 //	rackwatch-edge read [-config FILE]
 //	rackwatch-edge i2c scan|read|chips ...
+//	rackwatch-edge snmp poll --target HOST:PORT ...
 //	rackwatch-edge version
 package main
 
@@ -66,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return read(args, stdout, stderr)
 	case "i2c":
 		return i2cCmd(args, stdout, stderr)
+	case "snmp":
+		return snmpCmd(args, stdout, stderr)
 	case "run":
 		fs := flag.NewFlagSet("run", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -87,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	default:
-		fmt.Fprintf(stderr, "rackwatch-edge: unknown command %q (commands: run, read, i2c, check-config, version)\n", cmd)
+		fmt.Fprintf(stderr, "rackwatch-edge: unknown command %q (commands: run, read, i2c, snmp, check-config, version)\n", cmd)
 		return 2
 	}
 }
