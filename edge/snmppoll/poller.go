@@ -90,12 +90,11 @@ type Poller struct {
 	fixed  []*compiledProfile // named in Opts.Profiles
 	auto   bool
 
-	mu        sync.Mutex
-	client    snmpClient
-	setCtx    func(context.Context) // binds gosnmp's per-request context; nil for fakes
-	connected bool
-	closed    bool
-	req       requester
+	mu     sync.Mutex
+	client snmpClient
+	setCtx func(context.Context) // binds gosnmp's per-request context; nil for fakes
+	closed bool
+	req    requester
 
 	// What the agent said about itself in the last poll.
 	sysObjectID string
@@ -195,16 +194,17 @@ func New(opts *Opts) (*Poller, error) {
 	if err != nil {
 		return fail(err)
 	}
-	var c snmpClient = g
+	sess := &session{template: g}
+	var c snmpClient = sess
 	if g.Version == gosnmp.Version3 {
-		c = &usmClient{GoSNMP: g}
+		c = &usmClient{session: sess}
 	}
 	p, err := newPoller(opts, c, set)
 	if err != nil {
 		return nil, err
 	}
 	p.req.reps = g.MaxRepetitions
-	p.setCtx = func(ctx context.Context) { g.Context = ctx }
+	p.setCtx = sess.setContext
 	return p, nil
 }
 
@@ -357,12 +357,11 @@ func (p *Poller) Poll(ctx context.Context) ([]sample.Sample, error) {
 		// Do not keep the caller's context alive between polls.
 		defer p.setCtx(context.Background())
 	}
-	if !p.connected {
-		if err := p.client.Connect(); err != nil {
-			return nil, fmt.Errorf("snmppoll: %s: connect: %w", p.target, err)
-		}
-		p.connected = true
+	if err := p.client.Connect(); err != nil {
+		return nil, fmt.Errorf("snmppoll: %s: connect: %w", p.target, err)
 	}
+	// The socket and its buffer live for one poll; see session.
+	defer p.client.Close()
 	now := p.now()
 	clk, sysChanged, err := p.readScalars(ctx, now)
 	if err != nil {
@@ -468,7 +467,8 @@ func orNone(s string) string {
 	return s
 }
 
-// Close releases the socket. Poll returns ErrClosed afterwards.
+// Close ends the Poller: Poll returns ErrClosed afterwards. No socket
+// outlives a poll, so there is nothing else to release.
 func (p *Poller) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -476,12 +476,6 @@ func (p *Poller) Close() error {
 		return nil
 	}
 	p.closed = true
-	if !p.connected {
-		return nil
-	}
-	if err := p.client.Close(); err != nil {
-		return fmt.Errorf("snmppoll: %s: close: %w", p.target, err)
-	}
 	return nil
 }
 

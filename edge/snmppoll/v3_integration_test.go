@@ -130,3 +130,33 @@ rouser md5aes192c priv
 		})
 	}
 }
+
+// TestIntegrationV3DiscoversOnce: every poll has a socket of its own, but
+// the engine discovery (RFC 3414 §4) is done once, so later polls cost the
+// agent exactly what a poll needs.
+func TestIntegrationV3DiscoversOnce(t *testing.T) {
+	t.Parallel()
+	agent := testrig.StartSnmpd(t, testrig.SnmpdOpts{Config: "createUser u1 SHA-256 auth-256-pass AES priv-aes-pass\nrouser u1 priv\n"})
+	p, err := New(&Opts{Name: "host1", Address: agent.Addr, Version: "3", User: "u1",
+		AuthProtocol: "SHA-256", AuthPassphrase: "auth-256-pass", PrivProtocol: "AES", PrivPassphrase: "priv-aes-pass",
+		Timeout: time.Second, Retries: -1, Profiles: []string{"if-mib"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	v2 := &gosnmp.GoSNMP{Target: "127.0.0.1", Port: agent.Port, Community: agent.Community, Version: gosnmp.Version2c, Timeout: time.Second}
+	if err := v2.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	defer v2.Close()
+	counters := (&vsAgent{c: v2}).read
+	var reqs []uint64
+	for range 3 {
+		before := counters(t).pkts
+		poll(t, p)
+		reqs = append(reqs, counters(t).pkts-before-1) // less the read of before
+	}
+	if reqs[0] != reqs[1]+1 || reqs[1] != reqs[2] {
+		t.Errorf("requests per poll %v; want one discovery in the first poll, then the same count", reqs)
+	}
+}
