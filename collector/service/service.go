@@ -4,6 +4,11 @@
 // decision engine, and the actuators that carry its decisions out on the
 // HAProxy runtime API. Every decision is logged with its evidence, kept in
 // a bounded in-memory log and, when configured, written to InfluxDB.
+//
+// The decision loop runs every tick, and also soon after a sample arrives
+// from a device the inventory reads, so that a decision follows the sample
+// that calls for it within milliseconds; passes that samples call for are
+// coalesced and spaced, so a flood of samples cannot keep the loop busy.
 package service
 
 import (
@@ -16,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rackwatch/rackwatch/collector/actuate"
@@ -50,6 +56,11 @@ type Opts struct {
 	Runtimes map[string]Runtime
 	// DecisionLog bounds the decisions kept in memory (default 10000).
 	DecisionLog int
+	// WakeInterval is the least time between two passes of the decision
+	// loop that samples call for (default 10ms); a pass that took longer
+	// is followed by a gap as long, so a flood of samples keeps the loop
+	// under half a core. The tick runs regardless.
+	WakeInterval time.Duration
 }
 
 // Service is a running collector.
@@ -70,6 +81,16 @@ type Service struct {
 	// the inventory; findings the LLDP findings last reported.
 	checked  map[string]bool
 	findings string
+	// instances are the load balancers as lbwatch polls them, by name.
+	instances map[string]lbwatch.Instance
+	// watched holds the devices the inventory reads; a sample from one
+	// wakes the decision loop through wake (one slot: wakes coalesce).
+	watched map[deviceRef]bool
+	wake    chan struct{}
+	// followUps are the policy's holds shorter than the tick, sorted: a
+	// woken pass that starts a hold is followed by a pass when it ends.
+	followUps []time.Duration
+	passes    atomic.Uint64 // decision passes run
 
 	audit *audit.Recorder
 	api   *api.Server
@@ -81,6 +102,8 @@ type Service struct {
 
 type configNode = config.Node
 
+type deviceRef struct{ edge, device string }
+
 // New builds the service from cfg; nothing runs until Run.
 func New(cfg *config.Config, opts Opts) (*Service, error) {
 	if opts.Logger == nil {
@@ -89,9 +112,13 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.WakeInterval <= 0 {
+		opts.WakeInterval = 10 * time.Millisecond
+	}
 
 	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, store: telemetry.New(0), gens: map[string]uint64{}, checked: map[string]bool{},
-		state: filepath.Join(cfg.StateDir, "collector-state.json")}
+		state:     filepath.Join(cfg.StateDir, "collector-state.json"),
+		instances: map[string]lbwatch.Instance{}, watched: watchedDevices(cfg), wake: make(chan struct{}, 1)}
 	var err error
 	if s.engine, err = decide.New(cfg.Policy.Decide()); err != nil {
 		return nil, err
@@ -111,8 +138,11 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 			rt = c
 		}
 		rts[h.Name] = rt
-		instances = append(instances, lbwatch.Instance{Name: h.Name, Runtime: rt, Period: h.Period})
+		in := lbwatch.Instance{Name: h.Name, Runtime: rt, Period: h.Period}
+		instances = append(instances, in)
+		s.instances[h.Name] = in
 	}
+	s.followUps = followUps(s.engine.Policy(), cfg.Policy.Tick)
 	saved, err := actuate.LoadState(s.state)
 	switch {
 	case err == nil:
@@ -173,14 +203,59 @@ type sink struct{ s *Service }
 
 func (k sink) Add(edge, device string, samples []sample.Sample) {
 	k.s.store.Add(edge, device, samples)
+	if k.s.watched[deviceRef{edge, device}] {
+		select {
+		case k.s.wake <- struct{}{}:
+		default: // a pass is already called for
+		}
+	}
 	if k.s.influx != nil {
 		for _, smp := range samples {
 			k.s.influx.WriteSample(edge, device, smp)
 		}
 	}
 }
+
 func (k sink) ForgetDevice(edge, device string) { k.s.store.ForgetDevice(edge, device) }
 func (k sink) ForgetEdge(edge string)           { k.s.store.ForgetEdge(edge) }
+
+// watchedDevices lists the devices whose samples the correlation reads
+// for the inventory: the nodes' BMCs, hosts and switches, and the racks'
+// inlet sensors.
+func watchedDevices(cfg *config.Config) map[deviceRef]bool {
+	w := map[deviceRef]bool{}
+	for _, n := range cfg.Nodes {
+		w[deviceRef{n.Edge, n.BMC}] = true
+		if h := n.Host; h != nil {
+			w[deviceRef{h.Edge, h.Device}] = true
+		}
+		if p := n.Switch; p != nil {
+			w[deviceRef{p.Edge, p.Device}] = true
+		}
+	}
+	for _, r := range cfg.Racks {
+		if r.Inlet != "" {
+			w[deviceRef{r.Edge, r.Inlet}] = true
+		}
+	}
+	return w
+}
+
+// followUps returns the holds of p shorter than the tick, sorted and
+// without repeats. The engine times a hold from the pass that first sees
+// its condition, so a pass that a sample woke is followed by one at the
+// end of each: a short hold then ends in a decision at once rather than
+// at the next tick. Holds of a tick or more are left to the tick.
+func followUps(p decide.Policy, tick time.Duration) []time.Duration {
+	var out []time.Duration
+	for _, d := range []time.Duration{p.Hold, p.RestoreHold, p.StepHold, p.DrainAfter} {
+		if d > 0 && d < tick && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Store returns the telemetry store.
 func (s *Service) Store() *telemetry.Store { return s.store }
@@ -224,21 +299,85 @@ func (s *Service) Run(ctx context.Context) error {
 		run("request log listener", s.reqlog.Run)
 	}
 	s.log.Info("collector running", "nodes", len(s.cfg.Nodes), "haproxy", len(s.cfg.HAProxy), "dry_run", s.engine.DryRun())
-	t := time.NewTicker(s.cfg.Policy.Tick)
-	defer t.Stop()
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			done = true
-		case <-t.C:
-			s.tick(ctx)
-		}
-	}
+	s.loop(ctx)
 	wg.Wait()
 	if s.influx != nil {
 		s.influx.Close()
 	}
 	return nil
+}
+
+// loop runs the decision passes until ctx ends: every tick, and soon after
+// a sample from a watched device arrives, so a decision follows the sample
+// that calls for it within milliseconds rather than within a tick. Passes
+// that samples call for are at least WakeInterval apart, and at least as
+// far apart as the last pass took, however many samples arrive.
+func (s *Service) loop(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.Policy.Tick)
+	defer tick.Stop()
+	// soon fires when a woken pass may run; followUp at the end of the
+	// next hold after the last woken pass.
+	soon, followUp := time.NewTimer(time.Hour), time.NewTimer(time.Hour)
+	soon.Stop()
+	followUp.Stop()
+	defer soon.Stop()
+	defer followUp.Stop()
+	var (
+		soonC, followC <-chan time.Time
+		last, woke     time.Time // start of the last pass, and of the last woken one
+		took           time.Duration
+		next           = len(s.followUps) // index in s.followUps of the next follow-up
+	)
+	gap := func() time.Duration { return max(s.opts.WakeInterval, took) - time.Since(last) }
+	pass := func(woken bool) {
+		last = time.Now()
+		s.tick(ctx)
+		took = time.Since(last)
+		soon.Stop()
+		soonC = nil
+		if woken {
+			woke, next = last, 0
+		}
+		// A hold this pass already saw end needs no pass of its own.
+		for next < len(s.followUps) && !woke.Add(s.followUps[next]).After(last) {
+			next++
+		}
+		if next < len(s.followUps) {
+			followUp.Reset(time.Until(woke.Add(s.followUps[next])))
+			followC = followUp.C
+		} else {
+			followUp.Stop()
+			followC = nil
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			pass(false)
+		case <-s.wake:
+			if soonC != nil {
+				continue // already waiting for the gap to pass
+			}
+			if wait := gap(); wait > 0 {
+				soon.Reset(wait)
+				soonC = soon.C
+				continue
+			}
+			pass(true)
+		case <-soonC:
+			pass(true)
+		case <-followC:
+			followC = nil
+			if wait := gap(); wait > 0 {
+				followUp.Reset(wait)
+				followC = followUp.C
+				continue
+			}
+			pass(false)
+		}
+	}
 }
 
 // desired is the engine's desired state, for the reconciler.
@@ -249,6 +388,7 @@ func (s *Service) desired() map[decide.Target]decide.Desired {
 }
 
 func (s *Service) tick(ctx context.Context) {
+	s.passes.Add(1)
 	now := s.opts.Now()
 	obs := s.corr.Observations(now)
 	s.mu.Lock()
@@ -363,6 +503,9 @@ func (s *Service) carryOut(ctx context.Context, d decide.Decision) bool {
 		err := s.act.Apply(actx, decide.Target{Node: d.Node, LB: d.LB, Backend: d.Backend, Server: d.Server}, d.Desired)
 		cancel()
 		applied = true
+		if err == nil {
+			s.refresh(ctx, d.LB)
+		}
 		if err != nil {
 			s.mu.Lock()
 			s.engine.Failed(d)
@@ -373,6 +516,21 @@ func (s *Service) carryOut(ctx context.Context, d decide.Decision) bool {
 	}
 	s.record(d)
 	return applied
+}
+
+// refresh reads a load balancer again right after a change: until its
+// next poll the view still shows the old state, and a pass that soon
+// would take the difference for an operator's doing.
+func (s *Service) refresh(ctx context.Context, lb string) {
+	in, ok := s.instances[lb]
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.lbs.Poll(ctx, in); err != nil {
+		s.log.Debug("reading the load balancer after a change", "haproxy", lb, "err", err)
+	}
 }
 
 func (s *Service) record(d decide.Decision) {

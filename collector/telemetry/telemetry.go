@@ -54,36 +54,92 @@ func (s *series) points(f func(point)) {
 }
 
 type device struct {
-	// series are found by metric and first label without building the
-	// series name: a lookup allocates nothing. Series that share both
-	// (several labels) sit in one bucket, told apart by their labels.
-	series map[seriesKey][]*series
-	n      int
+	// index finds series without building their names, so a lookup
+	// allocates nothing: every series sits under its metric and each of
+	// its labels (name and value), or under its metric alone when it has
+	// no labels. A query by metric and label reads one bucket rather than
+	// the hundreds of series a switch has; series that share a key sit in
+	// one bucket, told apart by their labels.
+	index map[seriesKey][]*series
+	// byMetric lists the series of each metric, in creation order.
+	byMetric map[string][]*series
+	// order is the series of the last Add, in the order of its samples:
+	// an edge publishes a device's series in the same order every poll,
+	// so the next Add finds most of them without a map lookup.
+	order []*series
+	n     int
 }
 
-type seriesKey struct{ metric, name0, value0 string }
+type seriesKey struct{ metric, name, value string }
 
-func keyOf(metric string, ls sample.Labels) seriesKey {
+func (d *device) find(metric string, ls sample.Labels) *series {
 	k := seriesKey{metric: metric}
 	if len(ls) > 0 {
-		k.name0, k.value0 = ls[0].Name, ls[0].Value
+		k.name, k.value = ls[0].Name, ls[0].Value
 	}
-	return k
-}
-
-func (d *device) find(metric string, ls sample.Labels) (*series, seriesKey) {
-	k := keyOf(metric, ls)
-	for _, sr := range d.series[k] {
+	for _, sr := range d.index[k] {
 		if slices.Equal(sr.labels, ls) {
-			return sr, k
+			return sr
 		}
 	}
-	return nil, k
+	return nil
+}
+
+func (d *device) insert(sr *series) {
+	if len(sr.labels) == 0 {
+		k := seriesKey{metric: sr.metric}
+		d.index[k] = append(d.index[k], sr)
+	}
+	for _, l := range sr.labels {
+		k := seriesKey{sr.metric, l.Name, l.Value}
+		d.index[k] = append(d.index[k], sr)
+	}
+	d.byMetric[sr.metric] = append(d.byMetric[sr.metric], sr)
+	d.n++
+}
+
+// maxOrder bounds the order remembered per device: a message's sample
+// count comes from the network.
+const maxOrder = 1 << 14
+
+// lookup finds the series of the i-th sample of an Add.
+func (d *device) lookup(i int, smp *sample.Sample) *series {
+	if i < len(d.order) {
+		if sr := d.order[i]; sr != nil && sr.metric == smp.Metric && slices.Equal(sr.labels, smp.Labels) {
+			return sr
+		}
+	}
+	return d.find(smp.Metric, smp.Labels)
 }
 
 func (d *device) all(f func(*series)) {
-	for _, b := range d.series {
+	for _, b := range d.byMetric {
 		for _, sr := range b {
+			f(sr)
+		}
+	}
+}
+
+// each calls f for every series of d that m matches: from the index when
+// m requires values of a label, else from the metric's list.
+func (d *device) each(m Match, f func(*series)) {
+	if name, vals, ok := m.indexed(); ok {
+		for i, v := range vals {
+			if slices.Contains(vals[:i], v) {
+				continue // each series once
+			}
+			for _, sr := range d.index[seriesKey{m.Metric, name, v}] {
+				// A series with the label twice sits in two buckets;
+				// it counts in the one of the value it reads as.
+				if sr.labels.Get(name) == v && m.matches(sr) {
+					f(sr)
+				}
+			}
+		}
+		return
+	}
+	for _, sr := range d.byMetric[m.Metric] {
+		if m.matches(sr) {
 			f(sr)
 		}
 	}
@@ -93,6 +149,7 @@ func (d *device) all(f func(*series)) {
 type Store struct {
 	mu        sync.RWMutex
 	devices   map[deviceKey]*device
+	edges     map[string]map[string]bool // device names by edge
 	maxSeries int
 	count     int
 	dropped   atomic.Uint64
@@ -104,7 +161,7 @@ func New(maxSeries int) *Store {
 	if maxSeries <= 0 {
 		maxSeries = 1 << 17
 	}
-	return &Store{devices: map[deviceKey]*device{}, maxSeries: maxSeries}
+	return &Store{devices: map[deviceKey]*device{}, edges: map[string]map[string]bool{}, maxSeries: maxSeries}
 }
 
 // Add records samples reported by edge for device. A sample older than the
@@ -116,20 +173,36 @@ func (s *Store) Add(edge, dev string, samples []sample.Sample) {
 	k := deviceKey{edge, dev}
 	d := s.devices[k]
 	if d == nil {
-		d = &device{series: map[seriesKey][]*series{}}
+		d = &device{index: map[seriesKey][]*series{}, byMetric: map[string][]*series{}}
 		s.devices[k] = d
+		if s.edges[edge] == nil {
+			s.edges[edge] = map[string]bool{}
+		}
+		s.edges[edge][dev] = true
 	}
-	for _, smp := range samples {
-		sr, key := d.find(smp.Metric, smp.Labels)
+	order := len(samples) <= maxOrder
+	if !order {
+		d.order = nil
+	} else if len(d.order) < len(samples) {
+		d.order = append(d.order, make([]*series, len(samples)-len(d.order))...)
+	}
+	for i := range samples {
+		smp := &samples[i]
+		sr := d.lookup(i, smp)
 		if sr == nil {
 			if s.count >= s.maxSeries {
 				s.dropped.Add(1)
+				if order {
+					d.order[i] = nil
+				}
 				continue
 			}
 			s.count++
-			d.n++
 			sr = &series{metric: smp.Metric, labels: smp.Labels, unit: smp.Unit}
-			d.series[key] = append(d.series[key], sr)
+			d.insert(sr)
+		}
+		if order {
+			d.order[i] = sr
 		}
 		ts := smp.TS.UnixNano()
 		if last, ok := sr.last(); ok && ts < last.ts {
@@ -152,6 +225,10 @@ func (s *Store) ForgetDevice(edge, dev string) {
 	if d := s.devices[k]; d != nil {
 		s.count -= d.n
 		delete(s.devices, k)
+		delete(s.edges[edge], dev)
+		if len(s.edges[edge]) == 0 {
+			delete(s.edges, edge)
+		}
 	}
 }
 
@@ -160,12 +237,12 @@ func (s *Store) ForgetDevice(edge, dev string) {
 func (s *Store) ForgetEdge(edge string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, d := range s.devices {
-		if k.edge == edge {
-			s.count -= d.n
-			delete(s.devices, k)
-		}
+	for dev := range s.edges[edge] {
+		k := deviceKey{edge, dev}
+		s.count -= s.devices[k].n
+		delete(s.devices, k)
 	}
+	delete(s.edges, edge)
 }
 
 // Latest returns the latest sample of every series of a device, sorted by
@@ -207,13 +284,25 @@ func (m Match) matches(sr *series) bool {
 	return true
 }
 
+// indexed returns a label whose values m requires, when the index can
+// find every series that has one of them: a series without the label
+// reads as the value "", which the index does not hold.
+func (m Match) indexed() (string, []string, bool) {
+	for name, vals := range m.Labels {
+		if len(vals) > 0 && !slices.Contains(vals, "") {
+			return name, vals, true
+		}
+	}
+	return "", nil, false
+}
+
 func (s *Store) each(edge, dev string, m Match, f func(*series)) {
 	d := s.devices[deviceKey{edge, dev}]
 	if d == nil {
 		return
 	}
-	d.all(func(sr *series) {
-		if m.matches(sr) && sr.n > 0 {
+	d.each(m, func(sr *series) {
+		if sr.n > 0 {
 			f(sr)
 		}
 	})
@@ -331,10 +420,8 @@ func (s *Store) Devices(edge string) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []string
-	for k := range s.devices {
-		if k.edge == edge {
-			out = append(out, k.device)
-		}
+	for dev := range s.edges[edge] {
+		out = append(out, dev)
 	}
 	slices.Sort(out)
 	return out
@@ -350,8 +437,8 @@ func (s *Store) Find(edge, dev string, m Match, f func(sample.Sample) bool) {
 		return
 	}
 	stop := false
-	d.all(func(sr *series) {
-		if stop || !m.matches(sr) {
+	d.each(m, func(sr *series) {
+		if stop {
 			return
 		}
 		if p, ok := sr.last(); ok {

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -103,6 +104,35 @@ func TestStoreIsBounded(t *testing.T) {
 	}
 }
 
+func TestDevicesFollowDeaths(t *testing.T) {
+	s := New(0)
+	for _, k := range [][2]string{{"e1", "bmc2"}, {"e1", "bmc1"}, {"e2", "bmc1"}, {"e1", "tor"}} {
+		s.Add(k[0], k[1], []sample.Sample{temp("CPU", 50, t0)})
+	}
+	if got := s.Devices("e1"); !slices.Equal(got, []string{"bmc1", "bmc2", "tor"}) {
+		t.Errorf("devices of e1 = %v", got)
+	}
+	s.ForgetDevice("e1", "bmc2")
+	if got := s.Devices("e1"); !slices.Equal(got, []string{"bmc1", "tor"}) {
+		t.Errorf("after DDEATH of bmc2, devices of e1 = %v", got)
+	}
+	s.ForgetEdge("e1")
+	if got := s.Devices("e1"); len(got) != 0 {
+		t.Errorf("after NDEATH of e1, devices = %v", got)
+	}
+	if got := s.Devices("e2"); !slices.Equal(got, []string{"bmc1"}) {
+		t.Errorf("another edge's death took e2's devices: %v", got)
+	}
+	// The room of forgotten series is given back.
+	s2 := New(2)
+	s2.Add("e", "a", []sample.Sample{temp("x", 1, t0), temp("y", 1, t0)})
+	s2.ForgetEdge("e")
+	s2.Add("e", "b", []sample.Sample{temp("x", 1, t0), temp("y", 1, t0)})
+	if s2.Dropped() != 0 {
+		t.Errorf("dropped %d after the edge's death freed its room", s2.Dropped())
+	}
+}
+
 func BenchmarkAdd(b *testing.B) {
 	s := New(0)
 	batch := make([]sample.Sample, 48)
@@ -132,5 +162,77 @@ func TestChanges(t *testing.T) {
 	}
 	if n, _ := s.Changes("e", "tor1", m, t0.Add(30*time.Second), 5*time.Second); n != 0 {
 		t.Errorf("changes in the last 5 s = %d", n)
+	}
+}
+
+// TestAddWhateverTheOrder: a device's samples usually come in the same
+// order every poll, but a new series, a missing one or another order must
+// still land every value in its own series.
+func TestAddWhateverTheOrder(t *testing.T) {
+	s := New(0)
+	for i, batch := range [][]sample.Sample{
+		{temp("CPU1", 50, t0), temp("CPU2", 60, t0), counter("eth0", 1, t0)},
+		{temp("CPU1", 51, t0.Add(time.Second)), temp("CPU2", 61, t0.Add(time.Second)), counter("eth0", 2, t0.Add(time.Second))},
+		{counter("eth0", 3, t0.Add(2*time.Second)), temp("CPU2", 62, t0.Add(2*time.Second)), temp("CPU1", 52, t0.Add(2*time.Second))},
+		{temp("CPU0", 40, t0.Add(3*time.Second)), temp("CPU2", 63, t0.Add(3*time.Second))},
+	} {
+		s.Add("e", "bmc", batch)
+		for _, smp := range batch {
+			var got sample.Sample
+			s.Find("e", "bmc", Match{Metric: smp.Metric, Labels: map[string][]string{smp.Labels[0].Name: {smp.Labels[0].Value}}}, func(x sample.Sample) bool { got = x; return false })
+			if got.Value != smp.Value || !got.TS.Equal(smp.TS) {
+				t.Errorf("after Add %d, %s = %v at %v; want %v at %v", i, smp.Series(), got.Value, got.TS, smp.Value, smp.TS)
+			}
+		}
+	}
+	if got := s.Latest("e", "bmc"); len(got) != 4 {
+		t.Errorf("%d series, want 4: %v", len(got), got)
+	}
+	if got, ok := s.Rate("e", "bmc", Match{Metric: sample.IfFCSErrors}, t0.Add(2*time.Second), time.Minute); !ok || got.Increase != 2 {
+		t.Errorf("rate = %+v, %v; want an increase of 2", got, ok)
+	}
+}
+
+// TestMatchByLabel: the index a label query reads finds exactly the series
+// a scan of the metric would.
+func TestMatchByLabel(t *testing.T) {
+	s := New(0)
+	volt := func(sensor, channel string, v float64) sample.Sample {
+		ls := sample.L("sensor", sensor)
+		if channel != "" {
+			ls = sample.L("channel", channel, "sensor", sensor)
+		}
+		return sample.Sample{Metric: sample.Voltage, Labels: ls, Value: sample.Float(v), TS: t0}
+	}
+	s.Add("e", "pm", []sample.Sample{
+		volt("ina1", "bus", 12), volt("ina1", "shunt", 0.01), volt("ina2", "bus", 5), volt("ina3", "", 3.3),
+		{Metric: sample.Voltage, Value: sample.Float(1.8), TS: t0},
+		temp("ina1", 40, t0),
+	})
+	for _, tc := range []struct {
+		name   string
+		labels map[string][]string
+		want   []float64
+	}{
+		{"any", nil, []float64{0.01, 1.8, 3.3, 5, 12}},
+		{"one sensor", map[string][]string{"sensor": {"ina1"}}, []float64{0.01, 12}},
+		{"values repeated", map[string][]string{"sensor": {"ina2", "ina2", "ina1"}}, []float64{0.01, 5, 12}},
+		{"two labels", map[string][]string{"sensor": {"ina1", "ina2"}, "channel": {"bus"}}, []float64{5, 12}},
+		{"label absent", map[string][]string{"channel": {""}}, []float64{1.8, 3.3}},
+		{"absent or bus", map[string][]string{"channel": {"bus", ""}}, []float64{1.8, 3.3, 5, 12}},
+		{"empty list", map[string][]string{"channel": {}}, []float64{0.01, 1.8, 3.3, 5, 12}},
+		{"no such value", map[string][]string{"sensor": {"ina9"}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []float64
+			s.Find("e", "pm", Match{Metric: sample.Voltage, Labels: tc.labels}, func(x sample.Sample) bool {
+				got = append(got, x.Value.Float())
+				return true
+			})
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("found %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -7,12 +7,15 @@
 // aliases, births) in Session, and the host-side accounting (births, deaths,
 // seq gaps, the 64-bit sample sequence, duplicates) in Host.
 //
-// Two rackwatch conventions sit on top of the specification, both documented
-// in docs/wire.md:
+// Three rackwatch conventions sit on top of the specification, all
+// documented in docs/wire.md:
 //
 //   - Every payload carries the metric "rackwatch/sample_seq", a UInt64 that
 //     numbers the samples of the edge across reconnects and restarts, so loss
 //     and duplicates can be audited where seq restarts at each birth.
+//   - A data message built while the edge's clock is not synchronised
+//     carries "rackwatch/clock_unsynced" = true, which Host reports as
+//     Update.ClockUnsynced, so the collector can distrust its timestamps.
 //   - Data messages default to QoS 1 (the specification says 0) so that no
 //     sample is lost in flight; a strict setting restores QoS 0.
 package sparkplug

@@ -25,8 +25,13 @@ type HostOpts struct {
 // sequence. It is not safe for concurrent use.
 type Host struct {
 	opts  HostOpts
-	edges map[string]*edgeState
+	edges map[edgeKey]*edgeState
+	// data is the last data message decoded, reused so that decoding
+	// allocates nothing per metric.
+	data wirePayload
 }
+
+type edgeKey struct{ group, edge string }
 
 // EdgeStats is the loss accounting of one edge node.
 type EdgeStats struct {
@@ -49,6 +54,7 @@ type seriesInfo struct {
 	unit   string
 	dt     pb.DataType
 	seq    bool // the rackwatch/sample_seq metric
+	clock  bool // the rackwatch/clock_unsynced metric
 }
 
 type edgeState struct {
@@ -75,6 +81,12 @@ type Update struct {
 	SeqGap int
 	// Lost and Duplicates account for this message's samples.
 	Lost, Duplicates uint64
+	// ClockUnsynced is set when the edge built the message while its clock
+	// was not synchronised (rackwatch/clock_unsynced = true): the samples'
+	// timestamps may be wrong by anything from seconds to years, so the
+	// time of arrival is the better estimate of when live samples were
+	// taken.
+	ClockUnsynced bool
 }
 
 // Errors a Host returns for payloads it cannot use.
@@ -95,12 +107,12 @@ func NewHost(opts HostOpts) *Host {
 	if opts.MaxSeriesPerDevice <= 0 {
 		opts.MaxSeriesPerDevice = 4096
 	}
-	return &Host{opts: opts, edges: map[string]*edgeState{}}
+	return &Host{opts: opts, edges: map[edgeKey]*edgeState{}}
 }
 
 // Stats returns the accounting of one edge node.
 func (h *Host) Stats(group, edge string) (EdgeStats, bool) {
-	e, ok := h.edges[group+"/"+edge]
+	e, ok := h.edges[edgeKey{group, edge}]
 	if !ok {
 		return EdgeStats{}, false
 	}
@@ -119,10 +131,16 @@ func (h *Host) Handle(topic string, payload []byte, now time.Time) (Update, erro
 		return u, nil // commands and host state are not edge data
 	}
 	var p pb.Payload
-	if err := proto.Unmarshal(payload, &p); err != nil {
-		return u, fmt.Errorf("sparkplug: %s: %w: %w", topic, ErrMalformed, err)
+	isData := t.Type == NDATA || t.Type == DDATA
+	if !isData || !h.data.decode(payload) {
+		if err := proto.Unmarshal(payload, &p); err != nil {
+			return u, fmt.Errorf("sparkplug: %s: %w: %w", topic, ErrMalformed, err)
+		}
+		if isData {
+			h.data.fromPB(&p)
+		}
 	}
-	key := t.Group + "/" + t.EdgeNode
+	key := edgeKey{t.Group, t.EdgeNode}
 	e, ok := h.edges[key]
 	if !ok {
 		if len(h.edges) >= h.opts.MaxEdges {
@@ -145,11 +163,11 @@ func (h *Host) Handle(topic string, payload []byte, now time.Time) (Update, erro
 		err = h.deviceBirth(e, t.Device, &p, &u)
 	case DDEATH:
 		if e.born {
-			h.checkSeq(e, &p, &u)
+			h.checkSeq(e, p.Seq != nil, p.GetSeq(), &u)
 			delete(e.devices, t.Device)
 		}
 	case NDATA, DDATA:
-		err = h.data(e, t, &p, &u)
+		err = h.dataMessage(e, t, &h.data, &u)
 	}
 	if err != nil {
 		return u, fmt.Errorf("sparkplug: %s: %w", topic, err)
@@ -194,7 +212,7 @@ func (h *Host) deviceBirth(e *edgeState, device string, p *pb.Payload, u *Update
 	if _, ok := e.devices[device]; !ok && len(e.devices) >= h.opts.MaxDevicesPerEdge {
 		return fmt.Errorf("%w: %d devices", ErrTooMany, len(e.devices))
 	}
-	h.checkSeq(e, p, u)
+	h.checkSeq(e, p.Seq != nil, p.GetSeq(), u)
 	series, err := h.birthSeries(p, e, u)
 	if err != nil {
 		return err
@@ -221,10 +239,16 @@ func (h *Host) birthSeries(p *pb.Payload, e *edgeState, u *Update) (map[uint64]*
 				h.resync(e, v.LongValue, u)
 			}
 		}
-		info := &seriesInfo{dt: dt, seq: name == MetricSampleSeq}
+		info := &seriesInfo{dt: dt, seq: name == MetricSampleSeq, clock: name == MetricClockUnsynced}
 		info.metric, info.labels, info.unit = seriesFromBirth(m)
 		if m.Alias != nil {
 			series[m.GetAlias()] = info
+		}
+		if info.clock {
+			if v, ok := m.Value.(*pb.Payload_Metric_BooleanValue); ok && v.BooleanValue {
+				u.ClockUnsynced = true
+			}
+			continue
 		}
 		if info.seq || name == MetricBdSeq || name == MetricRebirth {
 			continue
@@ -254,19 +278,24 @@ func (h *Host) resync(e *edgeState, next uint64, u *Update) {
 }
 
 func tsOf(m *pb.Payload_Metric, p *pb.Payload) time.Time {
-	if m.Timestamp != nil {
-		return time.UnixMilli(int64(m.GetTimestamp())).UTC()
+	return wireTS(m.Timestamp != nil, m.GetTimestamp(), p.GetTimestamp())
+}
+
+// wireTS is a metric's timestamp, else its payload's (spec §6.4.5).
+func wireTS(has bool, metric, payload uint64) time.Time {
+	if has {
+		return time.UnixMilli(int64(metric)).UTC()
 	}
-	return time.UnixMilli(int64(p.GetTimestamp())).UTC()
+	return time.UnixMilli(int64(payload)).UTC()
 }
 
 // checkSeq compares seq with the last one seen; any skip means messages
 // were lost in between (spec §7.4: seq increments by one per message).
-func (h *Host) checkSeq(e *edgeState, p *pb.Payload, u *Update) {
-	if p.Seq == nil {
+func (h *Host) checkSeq(e *edgeState, has bool, seq uint64, u *Update) {
+	if !has {
 		return
 	}
-	got := uint8(p.GetSeq())
+	got := uint8(seq)
 	d := got - e.lastSeq
 	if d == 0 || d > 128 {
 		// A redelivery (QoS 1 may deliver twice) or a late message: no gap,
@@ -280,7 +309,7 @@ func (h *Host) checkSeq(e *edgeState, p *pb.Payload, u *Update) {
 	e.lastSeq = got
 }
 
-func (h *Host) data(e *edgeState, t Topic, p *pb.Payload, u *Update) error {
+func (h *Host) dataMessage(e *edgeState, t Topic, p *wirePayload, u *Update) error {
 	if !e.born {
 		u.Rebirth = true
 		return fmt.Errorf("%w: data before NBIRTH", ErrUnknownAlias)
@@ -293,26 +322,31 @@ func (h *Host) data(e *edgeState, t Topic, p *pb.Payload, u *Update) error {
 			return fmt.Errorf("%w: device %q has no DBIRTH", ErrUnknownAlias, t.Device)
 		}
 	}
-	h.checkSeq(e, p, u)
+	h.checkSeq(e, p.hasSeq, p.seq, u)
 	var first uint64
 	haveFirst := false
-	samples := make([]sample.Sample, 0, len(p.GetMetrics()))
-	for _, m := range p.GetMetrics() {
-		info, ok := series[m.GetAlias()]
-		if m.Alias == nil || !ok {
+	samples := make([]sample.Sample, 0, len(p.metrics))
+	for i := range p.metrics {
+		m := &p.metrics[i]
+		info, ok := series[m.alias]
+		if !m.hasAlias || !ok {
 			u.Rebirth = true
-			return fmt.Errorf("%w: alias %d", ErrUnknownAlias, m.GetAlias())
+			return fmt.Errorf("%w: alias %d", ErrUnknownAlias, m.alias)
 		}
-		v, err := value(m, info.dt)
+		v, err := m.value(info.dt)
 		if err != nil {
-			return fmt.Errorf("%w: alias %d: %w", ErrMalformed, m.GetAlias(), err)
+			return fmt.Errorf("%w: alias %d: %w", ErrMalformed, m.alias, err)
 		}
 		if info.seq {
 			first, haveFirst = v.Uint(), true
 			continue
 		}
+		if info.clock {
+			u.ClockUnsynced = u.ClockUnsynced || v.Bool()
+			continue
+		}
 		samples = append(samples, sample.Sample{
-			Metric: info.metric, Labels: info.labels, Unit: info.unit, Value: v, TS: tsOf(m, p),
+			Metric: info.metric, Labels: info.labels, Unit: info.unit, Value: v, TS: wireTS(m.hasTS, m.ts, p.ts),
 		})
 	}
 	if !haveFirst {

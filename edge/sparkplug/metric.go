@@ -22,6 +22,11 @@ const (
 	// message it is the number of the payload's first sample; in a birth it is
 	// the number the next sample will get.
 	MetricSampleSeq = "rackwatch/sample_seq"
+	// MetricClockUnsynced is true in every data message built while the
+	// edge's clock was not synchronised: its timestamps may be wrong by
+	// anything from seconds to years. A device's births declare it from the
+	// first time it is needed on.
+	MetricClockUnsynced = "rackwatch/clock_unsynced"
 )
 
 // Property keys of the PropertySet attached to each sample metric in a birth.
@@ -68,56 +73,7 @@ func setValue(m *pb.Payload_Metric, v sample.Value) {
 
 // value reads a metric's value as a sample.Value according to its datatype.
 func value(m *pb.Payload_Metric, dt pb.DataType) (sample.Value, error) {
-	if m.GetIsNull() {
-		return sample.Float(math.NaN()), nil
-	}
-	switch dt {
-	case pb.DataType_Int8, pb.DataType_Int16, pb.DataType_Int32:
-		v, ok := m.Value.(*pb.Payload_Metric_IntValue)
-		if !ok {
-			break
-		}
-		return sample.Int(int64(int32(v.IntValue))), nil
-	case pb.DataType_UInt8, pb.DataType_UInt16, pb.DataType_UInt32:
-		v, ok := m.Value.(*pb.Payload_Metric_IntValue)
-		if !ok {
-			break
-		}
-		return sample.Uint(uint64(v.IntValue)), nil
-	case pb.DataType_Int64:
-		v, ok := m.Value.(*pb.Payload_Metric_LongValue)
-		if !ok {
-			break
-		}
-		return sample.Int(int64(v.LongValue)), nil
-	case pb.DataType_UInt64, pb.DataType_DateTime:
-		v, ok := m.Value.(*pb.Payload_Metric_LongValue)
-		if !ok {
-			break
-		}
-		return sample.Uint(v.LongValue), nil
-	case pb.DataType_Float:
-		v, ok := m.Value.(*pb.Payload_Metric_FloatValue)
-		if !ok {
-			break
-		}
-		return sample.Float(float64(v.FloatValue)), nil
-	case pb.DataType_Double:
-		v, ok := m.Value.(*pb.Payload_Metric_DoubleValue)
-		if !ok {
-			break
-		}
-		return sample.Float(v.DoubleValue), nil
-	case pb.DataType_Boolean:
-		v, ok := m.Value.(*pb.Payload_Metric_BooleanValue)
-		if !ok {
-			break
-		}
-		return sample.Bool(v.BooleanValue), nil
-	default:
-		return sample.Value{}, fmt.Errorf("unsupported datatype %v", dt)
-	}
-	return sample.Value{}, fmt.Errorf("datatype %v without a matching value field", dt)
+	return wireOf(m).value(dt)
 }
 
 func msec(t time.Time) *uint64 {

@@ -30,6 +30,10 @@ type SessionOpts struct {
 	// Zero means 4096.
 	MaxSeriesPerDevice int
 	Now                func() time.Time
+	// ClockSynced reports whether the clock that stamps samples is
+	// synchronised; while it is not, data messages carry
+	// MetricClockUnsynced = true. nil means always synchronised.
+	ClockSynced func() bool
 }
 
 // Session is the edge node's side of a Sparkplug session: it assigns aliases,
@@ -55,6 +59,10 @@ type deviceState struct {
 	series   []string // series names in first-seen order
 	born     bool
 	seqAlias uint64
+	// clockAlias is the alias of MetricClockUnsynced, 0 until the device
+	// first publishes while the clock is unsynchronised: an edge whose
+	// clock is always synchronised never sends it.
+	clockAlias uint64
 }
 
 // ErrTooManySeries is returned when a device exceeds MaxSeriesPerDevice.
@@ -142,8 +150,13 @@ func (s *Session) Births(nextSample uint64) ([]Message, error) {
 	}
 	msgs := []Message{{Topic: NodeTopic(s.opts.Group, NBIRTH, s.opts.EdgeNode), Payload: b}}
 	s.born = true
+	unsynced := s.clockUnsynced()
 	for _, name := range s.order {
-		m, err := s.deviceBirth(name, nextSample, now)
+		d := s.devices[name]
+		if unsynced && d.clockAlias == 0 {
+			d.clockAlias = s.alias()
+		}
+		m, err := s.deviceBirth(name, nextSample, now, unsynced)
 		if err != nil {
 			return nil, err
 		}
@@ -165,6 +178,29 @@ func sampleSeqMetric(alias, v uint64, ts time.Time, withName bool) *pb.Payload_M
 	return m
 }
 
+func clockMetric(alias uint64, unsynced bool, ts time.Time, withName bool) *pb.Payload_Metric {
+	m := &pb.Payload_Metric{
+		Alias:     proto.Uint64(alias),
+		Timestamp: msec(ts),
+		Datatype:  proto.Uint32(uint32(pb.DataType_Boolean)),
+		Value:     &pb.Payload_Metric_BooleanValue{BooleanValue: unsynced},
+	}
+	if withName {
+		m.Name = proto.String(MetricClockUnsynced)
+	}
+	return m
+}
+
+func (s *Session) clockUnsynced() bool {
+	return s.opts.ClockSynced != nil && !s.opts.ClockSynced()
+}
+
+func (s *Session) alias() uint64 {
+	a := s.nextAlias
+	s.nextAlias++
+	return a
+}
+
 func (s *Session) nextSeq() uint64 {
 	s.seq++ // wraps 255 → 0 as the spec requires
 	return uint64(s.seq)
@@ -177,21 +213,23 @@ func (s *Session) device(name string) (*deviceState, error) {
 	if err := ValidateID(name); err != nil {
 		return nil, fmt.Errorf("sparkplug: device: %w", err)
 	}
-	d := &deviceState{aliases: map[string]uint64{}, last: map[string]sample.Sample{}, seqAlias: s.nextAlias}
-	s.nextAlias++
+	d := &deviceState{aliases: map[string]uint64{}, last: map[string]sample.Sample{}, seqAlias: s.alias()}
 	s.devices[name] = d
 	s.order = append(s.order, name)
 	return d, nil
 }
 
-func (s *Session) deviceBirth(name string, nextSample uint64, now time.Time) (Message, error) {
+func (s *Session) deviceBirth(name string, nextSample uint64, now time.Time, unsynced bool) (Message, error) {
 	d := s.devices[name]
 	p := &pb.Payload{
 		Timestamp: msec(now),
 		Seq:       proto.Uint64(s.nextSeq()),
-		Metrics:   make([]*pb.Payload_Metric, 0, len(d.series)+1),
+		Metrics:   make([]*pb.Payload_Metric, 0, len(d.series)+2),
 	}
 	p.Metrics = append(p.Metrics, sampleSeqMetric(d.seqAlias, nextSample, now, true))
+	if d.clockAlias != 0 {
+		p.Metrics = append(p.Metrics, clockMetric(d.clockAlias, unsynced, now, true))
+	}
 	for _, series := range d.series {
 		smp := d.last[series]
 		m := &pb.Payload_Metric{
@@ -216,7 +254,10 @@ func (s *Session) deviceBirth(name string, nextSample uint64, now time.Time) (Me
 // DDATA. firstSample is the number of samples[0]; the DDATA consumes
 // len(samples) numbers. historical marks samples replayed from the spool
 // (spec §6.4.6 is_historical), so hosts do not take them for the present.
-// Births must have been sent on this connection.
+// While the clock is unsynchronised the DDATA also carries
+// MetricClockUnsynced = true, declared in the device's births from then on
+// (a DBIRTH comes first the first time). Births must have been sent on this
+// connection.
 func (s *Session) Data(device string, samples []sample.Sample, firstSample uint64, historical bool) ([]Message, error) {
 	if !s.born {
 		return nil, errors.New("sparkplug: data before NBIRTH on this connection")
@@ -226,6 +267,11 @@ func (s *Session) Data(device string, samples []sample.Sample, firstSample uint6
 		return nil, err
 	}
 	now := s.opts.Now()
+	unsynced := s.clockUnsynced()
+	if unsynced && d.clockAlias == 0 {
+		d.clockAlias = s.alias()
+		d.born = false
+	}
 	var msgs []Message
 	for _, smp := range samples {
 		series := smp.Series()
@@ -233,15 +279,14 @@ func (s *Session) Data(device string, samples []sample.Sample, firstSample uint6
 			if len(d.series) >= s.opts.MaxSeriesPerDevice {
 				return nil, fmt.Errorf("%w: device %q, series %s", ErrTooManySeries, device, series)
 			}
-			d.aliases[series] = s.nextAlias
-			s.nextAlias++
+			d.aliases[series] = s.alias()
 			d.series = append(d.series, series)
 			d.born = false
 		}
 		d.last[series] = smp
 	}
 	if !d.born {
-		m, err := s.deviceBirth(device, firstSample, now)
+		m, err := s.deviceBirth(device, firstSample, now, unsynced)
 		if err != nil {
 			return nil, err
 		}
@@ -250,9 +295,12 @@ func (s *Session) Data(device string, samples []sample.Sample, firstSample uint6
 	p := &pb.Payload{
 		Timestamp: msec(now),
 		Seq:       proto.Uint64(s.nextSeq()),
-		Metrics:   make([]*pb.Payload_Metric, 0, len(samples)+1),
+		Metrics:   make([]*pb.Payload_Metric, 0, len(samples)+2),
 	}
 	p.Metrics = append(p.Metrics, sampleSeqMetric(d.seqAlias, firstSample, now, false))
+	if unsynced {
+		p.Metrics = append(p.Metrics, clockMetric(d.clockAlias, true, now, false))
+	}
 	for _, smp := range samples {
 		m := &pb.Payload_Metric{Alias: proto.Uint64(d.aliases[smp.Series()]), Timestamp: msec(smp.TS)}
 		if historical {
