@@ -57,6 +57,18 @@ func (c *Controls) register(s Source) {
 	}
 }
 
+// Unregister forgets a device that is no longer configured: commands for
+// it are refused as for an unknown target. A source rebuilt under the same
+// device name keeps its entry, and so its command overrides.
+func (c *Controls) Unregister(device string) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.byDevice, device)
+}
+
 // period returns the period in force for s.
 func (c *Controls) period(s Source) time.Duration {
 	if ctl, ok := c.lookup(s.Device()); ok {

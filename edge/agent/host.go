@@ -2,11 +2,41 @@ package agent
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
+	"github.com/rackwatch/rackwatch/edge/config"
 	"github.com/rackwatch/rackwatch/edge/hostsignals"
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
+
+func init() { register("host", hostEntries) }
+
+// HostConfig is what the host source is built from.
+type HostConfig struct {
+	Device string
+	Root   string
+	Period time.Duration
+	Kmsg   bool
+}
+
+func hostEntries(cfg *config.Config) []Entry {
+	h := cfg.Host
+	if !h.Enabled {
+		return nil
+	}
+	c := HostConfig{Device: h.Device, Root: h.Root, Period: h.Period, Kmsg: h.Kmsg}
+	return []Entry{{Kind: "host", Device: h.Device, Config: c, Build: c.build}}
+}
+
+func (c HostConfig) build(b *Builder) (Source, error) {
+	src := &HostSource{Name: c.Device, Interval: c.Period, Reader: &hostsignals.Reader{Root: c.Root, Now: b.opts.Now}}
+	if c.Kmsg {
+		src.Kmsg = hostsignals.NewKmsg(filepath.Join(c.Root, "dev/kmsg"))
+		src.Kmsg.Now = b.opts.Now
+	}
+	return src, nil
+}
 
 // HostSource publishes the signals of the host the edge runs on (host
 // mode): sysfs counters at each period, and kernel log events counted as

@@ -10,10 +10,49 @@ import (
 
 	"github.com/rackwatch/rackwatch/drivers/chips"
 	"github.com/rackwatch/rackwatch/drivers/sensor"
+	"github.com/rackwatch/rackwatch/edge/config"
 	"github.com/rackwatch/rackwatch/edge/sample"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/physic"
 )
+
+func init() { register("i2c", i2cEntries) }
+
+// I2CConfig is what an I2C source is built from: a sensor and its bus.
+type I2CConfig struct {
+	Bus    string
+	Sensor config.I2CSensor
+}
+
+func i2cEntries(cfg *config.Config) []Entry {
+	var out []Entry
+	for _, bc := range cfg.I2C {
+		for _, s := range bc.Sensors {
+			c := I2CConfig{Bus: bc.Bus, Sensor: s}
+			out = append(out, Entry{Kind: "i2c", Device: s.Name, Config: c, Build: c.build})
+		}
+	}
+	return out
+}
+
+func (c I2CConfig) build(b *Builder) (Source, error) {
+	s := c.Sensor
+	chip, err := chips.Lookup(s.Chip)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %s: %w", s.Name, err)
+	}
+	bus, err := b.i2cBus(c.Bus)
+	if err != nil {
+		return nil, err
+	}
+	if c.Bus == EmulatedBus {
+		if err := b.emulate(c.Bus, s.Address, chip, s.Name); err != nil {
+			return nil, err
+		}
+	}
+	return &I2CSource{Name: s.Name, Chip: chip, Addr: s.Address, Params: s.Params(),
+		Bus: bus, Interval: s.Period, Now: b.opts.Now}, nil
+}
 
 // I2CSource reads one sensor chip under the fault policy of sensor.Guard:
 // discarded and failed reads publish no value, only the sensor's status

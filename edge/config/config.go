@@ -33,7 +33,26 @@ type Config struct {
 	Host         Host      `yaml:"host"`
 	Traps        Traps     `yaml:"traps"`
 	Spool        Spool     `yaml:"spool"`
+	Sources      Sources   `yaml:"sources"`
 	Log          LogConfig `yaml:"log"`
+}
+
+// StatusDevice is the Sparkplug device under which the edge publishes its
+// own health; no configured source may take its name.
+const StatusDevice = "edge"
+
+// Sources bounds how the sources are collected. Each collect is cancelled
+// at its source's period, its deadline.
+type Sources struct {
+	// MaxConcurrent bounds the collects running at once across all
+	// sources: a slow or dead target holds one slot, never more.
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// BreakerFailures is the number of consecutive collects that
+	// delivered nothing after which a source's circuit breaker opens: its
+	// collects are skipped but for one probe per backoff, which starts at
+	// two periods and doubles up to BreakerBackoffMax.
+	BreakerFailures   int           `yaml:"breaker_failures"`
+	BreakerBackoffMax time.Duration `yaml:"breaker_backoff_max"`
 }
 
 // Edge names the edge node in the Sparkplug namespace.
@@ -254,9 +273,10 @@ func Default() Config {
 		Edge: Edge{Group: "site1", StateDir: "/var/lib/rackwatch"},
 		MQTT: MQTT{Broker: "tcp://127.0.0.1:1883", PrimaryHost: "rackwatch-collector", QoS: &qos, KeepAlive: 30 * time.Second,
 			ConnectTimeout: 10 * time.Second, BackoffMax: 30 * time.Second},
-		Spool: Spool{MaxMB: 64, FlushInterval: time.Second},
-		Host:  Host{Device: "host", Root: "/", Period: 10 * time.Second, Kmsg: true},
-		Log:   LogConfig{Level: "info"},
+		Spool:   Spool{MaxMB: 64, FlushInterval: time.Second},
+		Sources: Sources{MaxConcurrent: 16, BreakerFailures: 3, BreakerBackoffMax: 5 * time.Minute},
+		Host:    Host{Device: "host", Root: "/", Period: 10 * time.Second, Kmsg: true},
+		Log:     LogConfig{Level: "info"},
 	}
 }
 
@@ -309,10 +329,23 @@ func (c *Config) Validate(f *configfile.File) error {
 	if c.MQTT.KeepAlive < time.Second || c.MQTT.ConnectTimeout <= 0 || c.MQTT.BackoffMax <= 0 {
 		errs.Add(f.Errorf("mqtt", "keepalive must be at least 1s; connect_timeout and backoff_max must be positive"))
 	}
+	if c.Sources.MaxConcurrent < 1 || c.Sources.MaxConcurrent > 1024 {
+		errs.Add(f.Errorf("sources.max_concurrent", "must be 1 to 1024"))
+	}
+	if c.Sources.BreakerFailures < 1 {
+		errs.Add(f.Errorf("sources.breaker_failures", "must be at least 1"))
+	}
+	if c.Sources.BreakerBackoffMax < time.Second {
+		errs.Add(f.Errorf("sources.breaker_backoff_max", "must be at least 1s"))
+	}
 	devices := map[string]string{}
 	device := func(key, name string) {
 		if err := sparkplug.ValidateID(name); err != nil {
 			errs.Add(f.Errorf(key, "%v", err))
+			return
+		}
+		if name == StatusDevice {
+			errs.Add(f.Errorf(key, "device name %q is reserved for the edge's own status", name))
 			return
 		}
 		if prev, ok := devices[name]; ok {
@@ -321,16 +354,26 @@ func (c *Config) Validate(f *configfile.File) error {
 		}
 		devices[name] = key
 	}
+	busAddrs := map[string]map[uint16]string{} // bus → address → key
 	for i := range c.I2C {
 		b := &c.I2C[i]
 		key := fmt.Sprintf("i2c[%d]", i)
 		if b.Bus == "" {
 			errs.Add(f.Errorf(key+".bus", "required: a bus name such as \"1\", or \"emulated\""))
 		}
+		addrs := busAddrs[b.Bus]
+		if addrs == nil {
+			addrs = map[uint16]string{}
+			busAddrs[b.Bus] = addrs
+		}
 		for j := range b.Sensors {
 			s := &b.Sensors[j]
 			sk := fmt.Sprintf("%s.sensors[%d]", key, j)
 			device(sk+".name", s.Name)
+			if prev, ok := addrs[s.Address]; ok {
+				errs.Add(f.Errorf(sk+".address", "%#02x already used on bus %q by %s", s.Address, b.Bus, prev))
+			}
+			addrs[s.Address] = sk
 			chip, err := chips.Lookup(s.Chip)
 			if err != nil {
 				errs.Add(f.Errorf(sk+".chip", "%v", err))

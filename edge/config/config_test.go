@@ -24,6 +24,9 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.Sources != (Sources{MaxConcurrent: 16, BreakerFailures: 3, BreakerBackoffMax: 5 * time.Minute}) {
+		t.Errorf("sources defaults: %+v", c.Sources)
+	}
 	if *c.MQTT.QoS != 1 || c.MQTT.ClientID != "rackwatch-edge-rack1" || c.I2C[0].Sensors[0].Period != 5*time.Second || c.I2C[0].Sensors[0].Address != 0x48 {
 		t.Errorf("defaults not applied: %+v", c)
 	}
@@ -43,6 +46,12 @@ func TestErrorsNameLineAndKey(t *testing.T) {
 		{"unknown profile", minimal + "snmp:\n  - {name: t, address: 127.0.0.1, profiles: [nope]}\n", "edge.yaml:4: snmp[0]:"},
 		{"bad duration", minimal + "snmp:\n  - name: t\n    address: 127.0.0.1\n    period: often\n", "edge.yaml:6: snmp[0].period:"},
 		{"device with slash", minimal + "snmp:\n  - {name: a/b, address: 127.0.0.1, profiles: [if-mib]}\n", "snmp[0].name"},
+		{"reserved device", minimal + "snmp:\n  - {name: edge, address: 127.0.0.1, profiles: [if-mib]}\n", `edge.yaml:4: snmp[0].name: device name "edge" is reserved`},
+		{"address used twice on a bus", minimal + "i2c:\n  - bus: emulated\n    sensors:\n      - {name: a, chip: tmp102, address: 0x48}\n  - bus: emulated\n    sensors:\n      - {name: b, chip: tmp102, address: 0x48}\n",
+			`edge.yaml:9: i2c[1].sensors[0].address: 0x48 already used on bus "emulated" by i2c[0].sensors[0]`},
+		{"no concurrency", minimal + "sources: {max_concurrent: 0}\n", "edge.yaml:3: sources.max_concurrent: must be 1 to 1024"},
+		{"breaker never opens", minimal + "sources:\n  breaker_failures: 0\n", "edge.yaml:4: sources.breaker_failures: must be at least 1"},
+		{"breaker backoff too short", minimal + "sources:\n  breaker_backoff_max: 10ms\n", "edge.yaml:4: sources.breaker_backoff_max: must be at least 1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.body)

@@ -1,7 +1,11 @@
 // Package edgenode runs a complete rackwatch edge node: it loads the
 // persisted sequence, builds the sources from the configuration, and runs
-// them together with the MQTT publisher until its context ends. The
-// rackwatch-edge binary and the demo both run edges through it.
+// them together with the MQTT publisher until its context ends. A running
+// node reloads its configuration on request (Node.Reload), rebuilding only
+// the sources whose configuration changed. It publishes its own health,
+// including each source's collect statistics and the state of its clock,
+// under the device StatusDevice. The rackwatch-edge binary and the demo
+// both run edges through it.
 package edgenode
 
 import (
@@ -9,13 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/rackwatch/rackwatch/drivers/i2cemu"
 	"github.com/rackwatch/rackwatch/edge/agent"
 	"github.com/rackwatch/rackwatch/edge/agentcheck"
 	"github.com/rackwatch/rackwatch/edge/command"
@@ -31,12 +35,19 @@ import (
 // Opts are the run-time dependencies of a node.
 type Opts struct {
 	Logger *slog.Logger
+	// LogLevel, if set, is the level of Logger's handler: a reload sets it
+	// from log.level.
+	LogLevel *slog.LevelVar
 	// OpenBus opens real I2C buses; nil means the node can only use the
 	// emulated bus.
 	OpenBus agent.BusOpener
 	Now     func() time.Time
-	// Ready, if set, is called with the built node before it starts, so a
-	// caller can reach the emulated chips and the publisher's counters.
+	// ClockSynced reports whether the system clock is synchronised; nil
+	// means SystemClockSynced. While it is not, data is flagged.
+	ClockSynced func() bool
+	// Ready, if set, is called with the node once it is built, before it
+	// starts: a caller keeps it to reach the emulated chips, the
+	// publisher's counters and the sources, and to reload.
 	Ready func(*Node)
 	// Notifier reports to systemd; nil means sdnotify.FromEnv().
 	Notifier *sdnotify.Notifier
@@ -44,8 +55,42 @@ type Opts struct {
 
 // Node is a running edge node.
 type Node struct {
-	Built     *agent.Built
 	Publisher *publish.Publisher
+	Scheduler *agent.Scheduler
+
+	log      *slog.Logger
+	opts     Opts
+	now      func() time.Time
+	builder  *agent.Builder
+	controls *agent.Controls
+	cmds     *command.Manager
+	fans     *fanDuty
+	traps    *trapRunner
+	pollers  atomic.Pointer[map[string]*snmppoll.Poller]
+
+	mu      sync.Mutex // serialises reloads, and a reload with the node's end
+	ctx     context.Context
+	stopped bool
+	cfg     *config.Config // in force
+	entries []agent.Entry
+	sources map[string]agent.Source // by device, those built from entries
+}
+
+// Emulated returns the model of an emulated sensor by sensor name, so a
+// demo or a test can change what it senses (type-assert to the model, such
+// as *i2cemu.TMP102).
+func (n *Node) Emulated(sensor string) (i2cemu.Device, bool) { return n.builder.Emulated(sensor) }
+
+// EmulatedBus returns an emulated bus by configured name, for fault
+// injection.
+func (n *Node) EmulatedBus(name string) (*i2cemu.Bus, bool) { return n.builder.EmulatedBus(name) }
+
+// Source returns the running source of a configured device.
+func (n *Node) Source(device string) (agent.Source, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s, ok := n.sources[device]
+	return s, ok
 }
 
 // Run runs the node described by cfg until ctx ends.
@@ -57,6 +102,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
+	}
+	if opts.ClockSynced == nil {
+		opts.ClockSynced = SystemClockSynced
 	}
 	if err := os.MkdirAll(cfg.Edge.StateDir, 0o750); err != nil {
 		return fmt.Errorf("edgenode: state directory: %w", err)
@@ -91,70 +139,94 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 		Group: cfg.Edge.Group, EdgeNode: cfg.Edge.Node, PrimaryHost: cfg.MQTT.PrimaryHost, QoS: qos,
 		KeepAlive: cfg.MQTT.KeepAlive, ConnectTimeout: cfg.MQTT.ConnectTimeout,
 		BackoffMax: cfg.MQTT.BackoffMax, Queue: queue,
-		Store: store, Logger: log, Now: now,
+		Store: store, Logger: log, Now: now, ClockSynced: opts.ClockSynced,
 	})
 	if err != nil {
 		return err
 	}
-	built, err := agent.Build(cfg, opts.OpenBus, now, log)
+	builder := agent.NewBuilder(agent.BuilderOpts{OpenBus: opts.OpenBus, Now: now, Logger: log})
+	defer builder.Close()
+	entries := agent.Entries(cfg)
+	built, err := builder.Build(entries)
 	if err != nil {
 		return err
 	}
-	defer built.Close()
-	if opts.Ready != nil {
-		opts.Ready(&Node{Built: built, Publisher: pub})
+	live := &agent.Liveness{}
+	n := &Node{
+		Publisher: pub, log: log, opts: opts, now: now, builder: builder,
+		controls: &agent.Controls{}, fans: &fanDuty{}, traps: &trapRunner{log: log},
+		cfg: cfg, entries: entries, sources: map[string]agent.Source{},
 	}
-	log.Info("edge node starting", "group", cfg.Edge.Group, "node", cfg.Edge.Node, "sources", len(built.Sources), "broker", cfg.MQTT.Broker)
+	n.Scheduler = agent.NewScheduler(agent.SchedulerOpts{Sink: pub, Logger: log, Live: live, Controls: n.controls, Policy: policyOf(cfg), Now: now})
+	for i, e := range entries {
+		n.sources[e.Device] = built[i]
+	}
+	n.Scheduler.Add(built...)
+	started := false
+	defer func() {
+		if !started { // the scheduler did not run to close them
+			for _, s := range n.Scheduler.Sources() {
+				s.Close()
+			}
+		}
+	}()
+	n.refresh()
+	log.Info("edge node starting", "group", cfg.Edge.Group, "node", cfg.Edge.Node, "sources", len(built), "broker", cfg.MQTT.Broker)
 
 	notify := opts.Notifier
 	if notify == nil {
 		notify = sdnotify.FromEnv()
 	}
-	live := &agent.Liveness{}
-	ctl := &agent.Controls{}
 	appliers := map[command.Kind]command.Applier{
-		command.KindSensorEnable: ctl.SensorEnable(),
-		command.KindPollPeriod:   ctl.PollPeriod(),
-	}
-	if fans := agent.FanControllers(built.Sources); len(fans) > 0 {
-		appliers[command.KindFanDuty] = fans
+		command.KindSensorEnable: n.controls.SensorEnable(),
+		command.KindPollPeriod:   n.controls.PollPeriod(),
+		command.KindFanDuty:      n.fans,
 	}
 	var responder *agentcheck.Responder
-	if addr := cfg.Host.AgentCheck; cfg.Host.Enabled && addr != "" {
+	if addr := responderAddr(cfg); addr != "" {
 		if responder, err = agentcheck.New(agentcheck.Opts{Addr: addr, Logger: log, Now: now}); err != nil {
 			return fmt.Errorf("edgenode: host.agent_check: %w", err)
 		}
 		appliers[command.KindLBState] = responder
 	}
-	cmds, err := command.New(command.Opts{StatePath: filepath.Join(cfg.Edge.StateDir, "commands.json"), Appliers: appliers, Now: now, Logger: log})
+	n.cmds, err = command.New(command.Opts{StatePath: filepath.Join(cfg.Edge.StateDir, "commands.json"), Appliers: appliers, Now: now, Logger: log})
 	if err != nil {
 		return fmt.Errorf("edgenode: %w", err)
 	}
-	built.Sources = append(built.Sources, &statusSource{pub: pub, cmds: cmds, now: now})
+	clock := &clockWatch{check: opts.ClockSynced, log: log}
+	clock.synced() // logs at once when the clock is not synchronised
+	n.Scheduler.Add(&statusSource{pub: pub, cmds: n.cmds, sched: n.Scheduler, clock: clock, now: now})
 	var rcv *traps.Receiver
 	if cfg.Traps.Listen != "" {
-		if rcv, err = trapReceiver(cfg, built.Sources, pub, log, now); err != nil {
+		if rcv, err = trapReceiver(cfg, n.ifName, pub, log, now); err != nil {
 			return err
 		}
 	}
+	srcCtx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+	n.ctx = srcCtx
+	if opts.Ready != nil {
+		opts.Ready(n)
+	}
 	var wg sync.WaitGroup
 	var pubErr error
-	wg.Add(2)
-	srcCtx, stopSources := context.WithCancel(ctx)
+	n.traps.replace(srcCtx, rcv, trapInputsOf(cfg))
+	defer n.traps.stop()
+	started = true
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
-		agent.Run(srcCtx, built.Sources, pub, log, live, ctl)
+		n.Scheduler.Run(srcCtx)
 	}()
-	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := cmds.Run(srcCtx); err != nil {
+		if err := n.cmds.Run(srcCtx); err != nil {
 			log.Error("command manager stopped", "err", err)
 		}
 	}()
 	go func() {
 		defer wg.Done()
-		handleCommands(srcCtx, pub, cmds, log)
+		handleCommands(srcCtx, pub, n.cmds, log)
 	}()
 	if responder != nil {
 		wg.Add(1)
@@ -162,15 +234,6 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 			defer wg.Done()
 			if err := responder.Run(srcCtx); err != nil {
 				log.Error("agent-check responder stopped", "err", err)
-			}
-		}()
-	}
-	if rcv != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := rcv.Run(srcCtx); err != nil {
-				log.Error("trap receiver stopped", "err", err)
 			}
 		}()
 	}
@@ -188,7 +251,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	if err := notify.Ready(); err != nil {
 		log.Warn("systemd notification failed", "err", err)
 	}
-	notify.Status(fmt.Sprintf("%d sources, publishing to %s", len(built.Sources), cfg.MQTT.Broker))
+	notify.Status(fmt.Sprintf("%d sources, publishing to %s", len(built)+1, cfg.MQTT.Broker))
 	defer notify.Stopping()
 	go func() {
 		defer wg.Done()
@@ -197,10 +260,78 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	}()
 	wg.Wait()
 	stopSources()
+	n.mu.Lock()
+	n.stopped = true // no reload past this point: the builder closes next
+	n.mu.Unlock()
 	if pubErr != nil && !errors.Is(pubErr, context.Canceled) {
 		return pubErr
 	}
 	return nil
+}
+
+// policyOf returns the scheduling policy cfg sets.
+func policyOf(cfg *config.Config) agent.Policy {
+	s := cfg.Sources
+	return agent.Policy{MaxConcurrent: s.MaxConcurrent, BreakerFailures: s.BreakerFailures, BreakerBackoffMax: s.BreakerBackoffMax}
+}
+
+// responderAddr is the address of the agent-check responder cfg runs, or "".
+func responderAddr(cfg *config.Config) string {
+	if !cfg.Host.Enabled {
+		return ""
+	}
+	return cfg.Host.AgentCheck
+}
+
+// refresh points what reaches sources by name (trap interface names, fan
+// commands) at the running sources. The caller holds n.mu or owns n alone.
+func (n *Node) refresh() {
+	pollers := map[string]*snmppoll.Poller{}
+	var srcs []agent.Source
+	for _, s := range n.sources {
+		srcs = append(srcs, s)
+		if src, ok := s.(*agent.SNMPSource); ok {
+			pollers[src.Name] = src.Poller
+		}
+	}
+	n.pollers.Store(&pollers)
+	n.fans.set(agent.FanControllers(srcs))
+}
+
+// ifName names an interface of an SNMP target as its last poll did.
+func (n *Node) ifName(device string, ifIndex int) (string, bool) {
+	if p, ok := (*n.pollers.Load())[device]; ok {
+		return p.IfName(ifIndex)
+	}
+	return "", false
+}
+
+// fanDuty applies fan_duty commands to the fan controllers running now.
+type fanDuty struct {
+	mu sync.RWMutex
+	f  command.FanDuty
+}
+
+func (d *fanDuty) set(f command.FanDuty) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.f = f
+}
+
+func (d *fanDuty) get() command.FanDuty {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.f
+}
+
+// Apply implements command.Applier.
+func (d *fanDuty) Apply(ctx context.Context, c command.Command) (string, error) {
+	return d.get().Apply(ctx, c)
+}
+
+// Revert implements command.Applier.
+func (d *fanDuty) Revert(ctx context.Context, c command.Command, prior string) error {
+	return d.get().Revert(ctx, c, prior)
 }
 
 // resumeSequence makes the sample sequence continue where the spool ends.
@@ -223,58 +354,6 @@ func resumeSequence(store *seqstore.Store, queue *spool.Spool, log *slog.Logger)
 	case store.Unclean():
 		log.Warn("previous run did not stop cleanly; the sample sequence resumes past its last reservation", "next", next)
 	}
-}
-
-// trapReceiver builds the notification receiver. A notification is
-// published under the SNMP target whose address sent it, with the
-// interface named as that target's last poll named it.
-func trapReceiver(cfg *config.Config, sources []agent.Source, pub *publish.Publisher, log *slog.Logger, now func() time.Time) (*traps.Receiver, error) {
-	pollers := map[string]*snmppoll.Poller{}
-	for _, s := range sources {
-		if src, ok := s.(*agent.SNMPSource); ok {
-			pollers[src.Name] = src.Poller
-		}
-	}
-	targets := map[netip.Addr]string{}
-	for _, t := range cfg.SNMP {
-		host := t.Address
-		if h, _, err := net.SplitHostPort(t.Address); err == nil {
-			host = h
-		}
-		addrs := []netip.Addr{}
-		if a, err := netip.ParseAddr(host); err == nil {
-			addrs = append(addrs, a)
-		} else if ips, err := net.LookupIP(host); err == nil {
-			for _, ip := range ips {
-				if a, ok := netip.AddrFromSlice(ip); ok {
-					addrs = append(addrs, a.Unmap())
-				}
-			}
-		} else {
-			log.Warn("cannot resolve an SNMP target for trap matching", "target", t.Name, "address", t.Address, "err", err)
-		}
-		for _, a := range addrs {
-			targets[a] = t.Name
-		}
-	}
-	ifName := func(device string, ifIndex int) (string, bool) {
-		if p, ok := pollers[device]; ok {
-			return p.IfName(ifIndex)
-		}
-		return "", false
-	}
-	o := cfg.Traps.TrapOpts()
-	o.Targets, o.Logger, o.Now = targets, log, now
-	o.Handler = func(e traps.Event) {
-		if err := pub.Enqueue(e.Device, e.Samples(ifName)); err != nil {
-			log.Warn("queueing a notification", "device", e.Device, "err", err)
-		}
-	}
-	r, err := traps.New(o)
-	if err != nil {
-		return nil, fmt.Errorf("edgenode: %w", err)
-	}
-	return r, nil
 }
 
 // handleCommands applies the commands the publisher receives, off the MQTT

@@ -59,6 +59,10 @@ type Opts struct {
 	Store  SeqStore
 	Logger *slog.Logger
 	Now    func() time.Time
+	// ClockSynced reports whether the clock that stamps samples is
+	// synchronised; data published while it is not is flagged (see
+	// sparkplug.MetricClockUnsynced). nil means always synchronised.
+	ClockSynced func() bool
 }
 
 func (o *Opts) setDefaults() {
@@ -141,7 +145,7 @@ func New(opts Opts) (*Publisher, error) {
 	if opts.QoS > 1 {
 		return nil, fmt.Errorf("publish: QoS %d: must be 0 or 1", opts.QoS)
 	}
-	sess, err := sparkplug.NewSession(sparkplug.SessionOpts{Group: opts.Group, EdgeNode: opts.EdgeNode, Now: opts.Now})
+	sess, err := sparkplug.NewSession(sparkplug.SessionOpts{Group: opts.Group, EdgeNode: opts.EdgeNode, Now: opts.Now, ClockSynced: opts.ClockSynced})
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}

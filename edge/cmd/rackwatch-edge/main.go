@@ -81,10 +81,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		log := newLogger(stderr, cfg.Log.Level)
+		log, level := newLevelLogger(stderr, cfg.Log.Level)
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if err := edgenode.Run(ctx, cfg, edgenode.Opts{Logger: log, OpenBus: openBus}); err != nil {
+		nodes := make(chan *edgenode.Node, 1)
+		hupDone := reloadOnHangup(ctx, *path, nodes, log)
+		defer hupDone()
+		err = edgenode.Run(ctx, cfg, edgenode.Opts{Logger: log, LogLevel: level, OpenBus: openBus, Ready: func(n *edgenode.Node) { nodes <- n }})
+		if err != nil {
 			log.Error("edge node stopped", "err", err)
 			return 1
 		}
@@ -92,6 +96,45 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stderr, "rackwatch-edge: unknown command %q (commands: run, read, i2c, snmp, check-config, version)\n", cmd)
 		return 2
+	}
+}
+
+// reloadOnHangup reloads the configuration file into the running node on
+// each SIGHUP, the daemon convention (systemctl reload); one that arrives
+// while the node is being built is applied once it runs. An invalid file is
+// logged and changes nothing. The returned function stops it and waits.
+func reloadOnHangup(ctx context.Context, path string, nodes <-chan *edgenode.Node, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var node *edgenode.Node
+		pending := false // a SIGHUP came while the node was being built
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case node = <-nodes:
+				if !pending {
+					continue
+				}
+			case <-hup:
+				if node == nil {
+					pending = true
+					continue
+				}
+			}
+			pending = false
+			log.Info("SIGHUP: reloading the configuration", "path", path)
+			_ = node.ReloadFile(ctx, path) // logged by the node
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
 	}
 }
 
@@ -149,7 +192,14 @@ func openBus(name string) (i2c.BusCloser, error) {
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
+	log, _ := newLevelLogger(w, level)
+	return log
+}
+
+// newLevelLogger returns a logger and its level, which a configuration
+// reload sets.
+func newLevelLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar) {
+	l := new(slog.LevelVar)
 	_ = l.UnmarshalText([]byte(level)) // validated by config
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), l
 }
