@@ -249,6 +249,36 @@ func TestStaleLBReadingIsNotAnOperator(t *testing.T) {
 	}
 }
 
+// TestStaleLBReadingAfterTheRestoreIsNotAnOperator: the last ramp step
+// shows in the load balancer a poll, or an agent check, after the engine
+// took it; until a step hold has passed, the old weight is the engine's
+// own and not an operator's.
+func TestStaleLBReadingAfterTheRestoreIsNotAnOperator(t *testing.T) {
+	e := mustEngine(t, testPolicy)
+	_, now := run(e, t0, testPolicy.Hold, hotSlow(), cool(), cool(), cool())
+	_, now = run(e, now, testPolicy.DrainAfter, hotSlow().with(func(n *node) { n.latency = 30 * ms }), cool(), cool(), cool())
+	n1 := Target{"n1", "lb1", "api", "s1"}
+	var restored time.Time
+	for i := 0; e.Level(n1) != Full; i++ {
+		if i == 30 {
+			t.Fatalf("no return to full service; level %v", e.Level(n1))
+		}
+		restored = now
+		e.Evaluate(now, follow(e, scenario(now, cool(), cool(), cool(), cool())))
+		now = now.Add(time.Second)
+	}
+	lagging := cool().with(func(n *node) { n.weight = 50 })
+	for ; now.Sub(restored) < testPolicy.StepHold; now = now.Add(time.Second) {
+		if ds := e.Evaluate(now, scenario(now, lagging, cool(), cool(), cool())); len(ds) > 0 {
+			t.Fatalf("%s after the restore, a reading of 50 %%: %q", now.Sub(restored), kinds(ds))
+		}
+	}
+	// Still 50 % a step hold later: someone else set it.
+	if ds := e.Evaluate(now, scenario(now, lagging, cool(), cool(), cool())); kinds(ds) != "pinned:n1" {
+		t.Errorf("a step hold after the restore, a reading of 50 %%: %q, want an operator's pin", kinds(ds))
+	}
+}
+
 func TestGlobalStopAndDryRun(t *testing.T) {
 	e := mustEngine(t, testPolicy)
 	e.SetStop(true, "bob", t0)

@@ -449,9 +449,13 @@ func (e *Engine) node(now time.Time, o Observation, peers []Observation) []Decis
 	// Who set what the load balancer shows? Not the engine, if it differs
 	// from what the engine asked for after it had confirmed it, or if the
 	// engine asked for nothing. A reload that lost runtime state is not an
-	// operator: the reconcile loop re-applies the desired state.
+	// operator: the reconcile loop re-applies the desired state. Neither is
+	// a reading taken before the engine's own return to full service took
+	// effect (the load balancer's poll, or an agent check's interval,
+	// behind the command): the engine allows it the time of a ramp step.
 	if o.LBKnown && !e.dryRun && !o.LBRestarted && o.Status != StatusDown && o.Status != StatusUnknown {
 		want := s.level.Desired()
+		askedNothing := s.level == Full && now.Sub(s.since) >= e.p.StepHold
 		switch {
 		case observedMatches(o, want):
 			s.confirmed = true
@@ -460,7 +464,7 @@ func (e *Engine) node(now time.Time, o Observation, peers []Observation) []Decis
 				out = append(out, Decision{At: now, Node: o.Node, Rack: o.Rack, LB: o.LB, Backend: o.Backend, Server: o.Server,
 					Action: ActPinned, Taken: true, Actor: "engine", Cause: "the operator returned the server to full service; the engine resumes"})
 			}
-		case !s.opPin && (s.confirmed || s.level == Full):
+		case !s.opPin && (s.confirmed || askedNothing):
 			s.opPin = true
 			from := s.level
 			s.level, s.since, s.confirmed = Full, now, false

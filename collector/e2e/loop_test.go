@@ -232,9 +232,13 @@ type loop struct {
 	collCfg   string
 	collector *proc
 	edge      *proc
-	apiAddr   string
-	token     string
-	failures  atomic.Int64
+	// hostEdges are the host-mode edges of agent-checked nodes, by node
+	// index, and agentPorts the ports of their agent-check responders.
+	hostEdges  map[int]*proc
+	agentPorts map[int]int
+	apiAddr    string
+	token      string
+	failures   atomic.Int64
 }
 
 const e2ePolicy = `policy:
@@ -253,15 +257,41 @@ const e2ePolicy = `policy:
   tick: 200ms
 `
 
-func newLoop(t *testing.T) *loop {
-	l := &loop{broker: testrig.StartMosquitto(t, nil), token: "e2e-token-0123456789abcdef"}
+// loopOpts varies the rig of newLoopWith; the zero value is newLoop's.
+type loopOpts struct {
+	// agentChecked lists nodes, by index, whose HAProxy server takes its
+	// state and weight from an agent-check responder run by a host-mode
+	// edge on the node (named like the node), as in a deployment where
+	// HAProxy's runtime changes would be overridden by the agent.
+	agentChecked []int
+}
+
+func newLoop(t *testing.T) *loop { return newLoopWith(t, loopOpts{}) }
+
+func newLoopWith(t *testing.T, opts loopOpts) *loop {
+	l := &loop{broker: testrig.StartMosquitto(t, nil), token: "e2e-token-0123456789abcdef",
+		hostEdges: map[int]*proc{}, agentPorts: map[int]int{}}
 	l.nodes = []*apiNode{newAPINode(t), newAPINode(t), newAPINode(t)}
+	// The host edges start first: each binds its responder's port, which
+	// HAProxy's configuration names, before the rig probes for more ports.
+	for _, i := range opts.agentChecked {
+		l.agentPorts[i] = l.startHostEdge(t, i)
+	}
 	var servers []testrig.HAProxyServer
+	var agentServers strings.Builder
 	for i, n := range l.nodes {
-		servers = append(servers, testrig.HAProxyServer{Name: fmt.Sprintf("s%d", i+1), Addr: n.srv.Listener.Addr().String()})
+		addr := n.srv.Listener.Addr().String()
+		if port, ok := l.agentPorts[i]; ok {
+			// The rig's ServerOptions go on every server line; the agent
+			// belongs on this one only, so its line is written here.
+			fmt.Fprintf(&agentServers, "\tserver s%d %s check inter 1s weight 100 agent-check agent-port %d agent-inter 200ms\n", i+1, addr, port)
+			continue
+		}
+		servers = append(servers, testrig.HAProxyServer{Name: fmt.Sprintf("s%d", i+1), Addr: addr})
 	}
 	// Graded weights need room: HAProxy rounds 25 % of the default weight 1 down to 0.
-	l.lbProc = testrig.StartHAProxy(t, testrig.HAProxyOpts{Servers: servers, ServerOptions: "weight 100"})
+	l.lbProc = testrig.StartHAProxy(t, testrig.HAProxyOpts{Servers: servers, ServerOptions: "weight 100",
+		BackendConfig: strings.TrimSuffix(agentServers.String(), "\n")})
 	l.bmcs = []*bmc{startBMC(t, 45), startBMC(t, 45), startBMC(t, 45)}
 	rec := testrig.Recording(t, "ios_2960x")
 	tor := testrig.StartSnmpsim(t, filepath.Dir(rec))
@@ -290,7 +320,11 @@ snmp:
 
 	var inv strings.Builder
 	for i := range l.nodes {
-		fmt.Fprintf(&inv, "  - {name: node%d, rack: r1, edge: rack1, bmc: node%d-bmc, lb: [{haproxy: lb1, backend: api, server: s%d}]}\n", i+1, i+1, i+1)
+		var agent string
+		if _, ok := l.agentPorts[i]; ok {
+			agent = fmt.Sprintf("host: {edge: node%d}, agent_check: true, ", i+1)
+		}
+		fmt.Fprintf(&inv, "  - {name: node%d, rack: r1, edge: rack1, bmc: node%d-bmc, %slb: [{haproxy: lb1, backend: api, server: s%d}]}\n", i+1, i+1, agent, i+1)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -347,11 +381,20 @@ nodes:
 	t.Cleanup(func() { stopLoad(); wg.Wait() })
 	// The loop must first see the edge's data and a baseline must form.
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(l.collector.output(), "edge online") {
+	for !strings.Contains(l.collector.output(), `msg="edge online" edge=rack1`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("collector never saw the edge's birth\nedge:\n%s", l.edge.output())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// A host edge that is online has subscribed to its commands.
+	for i, e := range l.hostEdges {
+		for !strings.Contains(l.collector.output(), fmt.Sprintf(`msg="edge online" edge=node%d`, i+1)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("collector never saw the birth of node%d's host edge\nhost edge:\n%s", i+1, e.output())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	time.Sleep(2 * time.Second)
 	for i := range l.nodes {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rackwatch/rackwatch/collector/haproxy"
@@ -53,6 +54,7 @@ type lbState struct {
 	at         time.Time
 	ok         bool
 	generation uint64 // increments on every restart seen
+	applied    uint64 // start number of the poll whose results are in view
 	servers    map[[2]string]*serverState
 }
 
@@ -63,6 +65,8 @@ type Watcher struct {
 	log       *slog.Logger
 	now       func() time.Time
 	restarts  haproxy.RestartDetector
+
+	polls atomic.Uint64 // numbers polls in the order they start
 
 	mu  sync.RWMutex
 	lbs map[string]*lbState
@@ -125,6 +129,7 @@ func (w *Watcher) loop(ctx context.Context, in Instance) {
 
 // Poll reads one instance once.
 func (w *Watcher) Poll(ctx context.Context, in Instance) error {
+	start := w.polls.Add(1)
 	info, err := in.Runtime.ShowInfo(ctx)
 	if err != nil {
 		w.markDown(in.Name)
@@ -148,6 +153,13 @@ func (w *Watcher) Poll(ctx context.Context, in Instance) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	lb := w.lbs[in.Name]
+	if start < lb.applied {
+		// A poll that started later (one asked for right after a command)
+		// has already written what the load balancer shows now; this
+		// poll's older reading would undo it.
+		return nil
+	}
+	lb.applied = start
 	// Recorded only once the whole poll succeeded, so that a restart
 	// counts when the servers' state that follows it is in view.
 	if w.restarts.Restarted(in.Name, info) {

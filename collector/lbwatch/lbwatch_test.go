@@ -86,3 +86,48 @@ func TestPollRestartsAndWeights(t *testing.T) {
 	rt.failOn = ""
 	poll("restart in a container, same pid", 2)
 }
+
+// gatedRuntime holds its first `show servers state` until released, so two
+// polls can overlap.
+type gatedRuntime struct {
+	fakeRuntime
+	entered, release chan struct{}
+	calls            int
+}
+
+func (g *gatedRuntime) ShowServersState(ctx context.Context) ([]haproxy.ServerState, error) {
+	g.calls++
+	out, err := g.fakeRuntime.ShowServersState(ctx)
+	if g.calls == 1 {
+		close(g.entered)
+		<-g.release
+	}
+	return out, err
+}
+
+// TestOlderPollDoesNotOverwriteNewer: a poll asked for right after a
+// command can finish before the periodic poll that was already under way;
+// the older reading must not replace the newer one.
+func TestOlderPollDoesNotOverwriteNewer(t *testing.T) {
+	t.Parallel()
+	rt := &gatedRuntime{fakeRuntime: fakeRuntime{info: haproxy.Info{Pid: 10, StartTimeSec: 1000}, weights: map[string][2]int{"s1": {100, 100}}},
+		entered: make(chan struct{}), release: make(chan struct{})}
+	in := Instance{Name: "lb1", Runtime: rt, Period: time.Second}
+	w := New([]Instance{in}, time.Minute, slog.New(slog.DiscardHandler), nil)
+	ctx := context.Background()
+
+	older := make(chan error)
+	go func() { older <- w.Poll(ctx, in) }() // reads weight 100, then waits
+	<-rt.entered
+	rt.weights = map[string][2]int{"s1": {50, 100}} // the command takes effect
+	if err := w.Poll(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	close(rt.release)
+	if err := <-older; err != nil {
+		t.Fatal(err)
+	}
+	if s1, _ := w.Server("lb1", "api", "s1"); s1.WeightPct != 50 {
+		t.Errorf("s1 at %d%%, want the newer reading, 50%%", s1.WeightPct)
+	}
+}
