@@ -1,7 +1,6 @@
 package actuate
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -17,24 +16,6 @@ import (
 	"github.com/rackwatch/rackwatch/collector/haproxy"
 	"github.com/rackwatch/rackwatch/deploy/testrig"
 )
-
-// syncBuffer is a log sink safe for the reconciler's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestHAProxyIntegration drives a real HAProxy 2.6: the shed, drain and
 // restore ramp through the runtime API, then a restart that loses them
@@ -53,7 +34,7 @@ func TestHAProxyIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testrig.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	act, err := NewHAProxy(HAProxyOpts{LBs: map[string]Runtime{"lb1": lb}, Logger: log})
 	if err != nil {

@@ -144,7 +144,7 @@ func TestInfluxDB(t *testing.T) {
 // counted with InfluxDB's reason, and that nothing blocks.
 func TestInfluxDBMissingDatabase(t *testing.T) {
 	influx := testrig.StartInfluxDB(t)
-	var logs syncBuffer
+	var logs testrig.Buffer
 	s, err := New(&Opts{URL: influx.URL, Database: "nodb", FlushInterval: 10 * time.Millisecond, Logger: newTestLogger(&logs)})
 	if err != nil {
 		t.Fatal(err)

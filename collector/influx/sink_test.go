@@ -21,6 +21,7 @@ import (
 
 	influxlog "github.com/influxdata/influxdb-client-go/v2/log"
 
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
@@ -347,28 +348,10 @@ func TestNeverBlocks(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for the Sink's error goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestWriteErrorsCountedAndLogged(t *testing.T) {
 	c := &capture{status: http.StatusNotFound, answer: `{"error":"database not found: \"nodb\""}`, header: `database not found: "nodb"`}
 	url := startCapture(t, c)
-	var logs syncBuffer
+	var logs testrig.Buffer
 	var now atomic.Int64
 	now.Store(t0.UnixNano())
 	s, err := newSink(&Opts{

@@ -16,6 +16,7 @@ import (
 	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/decide"
 	"github.com/rackwatch/rackwatch/collector/haproxy"
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
@@ -175,7 +176,7 @@ func TestInventoryServerUnknownToHAProxyIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	lb := &fakeRuntime{status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"}, weight: map[string]int{"s1": 100, "s2": 100, "s3": 100}}
-	var logs syncBuffer
+	var logs testrig.Buffer
 	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Runtimes: map[string]Runtime{"lb1": lb}})
 	if err != nil {
 		t.Fatal(err)
@@ -186,21 +187,4 @@ func TestInventoryServerUnknownToHAProxyIsReported(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, "collector.yaml:8: nodes[2].lb[0]: HAProxy lb1 has no server api/s9") || strings.Count(out, "no server api/s9") != 1 {
 		t.Errorf("the unknown server is not reported once with its file and line:\n%s", out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

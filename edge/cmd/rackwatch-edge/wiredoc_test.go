@@ -46,6 +46,8 @@ func TestWireDocCatalogue(t *testing.T) {
 		hostsignals.KernelSynFlood, hostsignals.KernelSocketOOM, hostsignals.KernelLinkEvents,
 		edgenode.EdgeQueued, edgenode.EdgeDropped, edgenode.EdgePublished,
 		edgenode.EdgeCommands, edgenode.EdgeCommandVersion, edgenode.EdgeCommandActive,
+		edgenode.EdgeSourceUp, edgenode.EdgeSourceDuration, edgenode.EdgeSourceFailures,
+		edgenode.EdgeSourceSkipped, edgenode.EdgeSourceBreakerOpen, edgenode.EdgeClockSynced,
 		traps.MetricTraps,
 	} {
 		known[n] = true
