@@ -1,7 +1,6 @@
 package snmppoll
 
 import (
-	"context"
 	"net"
 
 	"github.com/gosnmp/gosnmp"
@@ -23,65 +22,13 @@ type snmpClient interface {
 
 var _ snmpClient = (*gosnmp.GoSNMP)(nil)
 
-// session is gosnmp's client for one poll at a time. gosnmp gives every
-// connected client a 64 KiB receive buffer; kept per target between polls,
-// those buffers were over half an edge's live heap, so each Connect builds
-// a fresh client from the template and Close drops it. SecurityParameters
-// is shared by pointer, so SNMPv3 engine discovery and time
-// synchronisation are kept from one poll to the next.
-type session struct {
-	template       *gosnmp.GoSNMP // never connected
-	*gosnmp.GoSNMP                // nil between polls
-}
-
-func (s *session) Connect() error {
-	t := s.template
-	s.GoSNMP = &gosnmp.GoSNMP{
-		Target:             t.Target,
-		Port:               t.Port,
-		Transport:          t.Transport,
-		Community:          t.Community,
-		Version:            t.Version,
-		Context:            t.Context,
-		Timeout:            t.Timeout,
-		Retries:            t.Retries,
-		MaxOids:            t.MaxOids,
-		MaxRepetitions:     t.MaxRepetitions,
-		MsgFlags:           t.MsgFlags,
-		SecurityModel:      t.SecurityModel,
-		SecurityParameters: t.SecurityParameters,
-		ContextEngineID:    t.ContextEngineID,
-		ContextName:        t.ContextName,
-	}
-	return s.GoSNMP.Connect()
-}
-
-func (s *session) Close() error {
-	if s.GoSNMP == nil {
-		return nil
-	}
-	// Learnt from the agent's first answer (RFC 3412 §7.1 step 4).
-	s.template.ContextEngineID = s.GoSNMP.ContextEngineID
-	err := s.GoSNMP.Close()
-	s.GoSNMP = nil
-	return err
-}
-
-// setContext binds gosnmp's per-request context for the current poll.
-func (s *session) setContext(ctx context.Context) {
-	s.template.Context = ctx
-	if s.GoSNMP != nil {
-		s.GoSNMP.Context = ctx
-	}
-}
-
 // usmClient is gosnmp's client for SNMPv3, keeping the last datagram it
 // received. An agent sends the reports of a wrong digest or an unknown
 // user unauthenticated (RFC 3414 §3.2 steps 4 and 6), so gosnmp discards
 // them as not authentic and reports only that; the kept datagram still
 // says why the agent refused.
 type usmClient struct {
-	*session
+	*gosnmp.GoSNMP
 	conn *keepLast
 }
 
@@ -108,8 +55,7 @@ func (k *keepLast) keep(b []byte) {
 }
 
 func (c *usmClient) Connect() error {
-	c.conn = nil
-	if err := c.session.Connect(); err != nil {
+	if err := c.GoSNMP.Connect(); err != nil {
 		return err
 	}
 	if u, ok := c.GoSNMP.Conn.(*net.UDPConn); ok {

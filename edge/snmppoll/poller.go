@@ -90,11 +90,12 @@ type Poller struct {
 	fixed  []*compiledProfile // named in Opts.Profiles
 	auto   bool
 
-	mu     sync.Mutex
-	client snmpClient
-	setCtx func(context.Context) // binds gosnmp's per-request context; nil for fakes
-	closed bool
-	req    requester
+	mu        sync.Mutex
+	client    snmpClient
+	setCtx    func(context.Context) // binds gosnmp's per-request context; nil for fakes
+	connected bool
+	closed    bool
+	req       requester
 
 	// What the agent said about itself in the last poll.
 	sysObjectID string
@@ -194,17 +195,16 @@ func New(opts *Opts) (*Poller, error) {
 	if err != nil {
 		return fail(err)
 	}
-	sess := &session{template: g}
-	var c snmpClient = sess
+	var c snmpClient = g
 	if g.Version == gosnmp.Version3 {
-		c = &usmClient{session: sess}
+		c = &usmClient{GoSNMP: g}
 	}
 	p, err := newPoller(opts, c, set)
 	if err != nil {
 		return nil, err
 	}
 	p.req.reps = g.MaxRepetitions
-	p.setCtx = sess.setContext
+	p.setCtx = func(ctx context.Context) { g.Context = ctx }
 	return p, nil
 }
 
@@ -357,11 +357,12 @@ func (p *Poller) Poll(ctx context.Context) ([]sample.Sample, error) {
 		// Do not keep the caller's context alive between polls.
 		defer p.setCtx(context.Background())
 	}
-	if err := p.client.Connect(); err != nil {
-		return nil, fmt.Errorf("snmppoll: %s: connect: %w", p.target, err)
+	if !p.connected {
+		if err := p.client.Connect(); err != nil {
+			return nil, fmt.Errorf("snmppoll: %s: connect: %w", p.target, err)
+		}
+		p.connected = true
 	}
-	// The socket and its buffer live for one poll; see session.
-	defer p.client.Close()
 	now := p.now()
 	clk, sysChanged, err := p.readScalars(ctx, now)
 	if err != nil {
@@ -467,8 +468,7 @@ func orNone(s string) string {
 	return s
 }
 
-// Close ends the Poller: Poll returns ErrClosed afterwards. No socket
-// outlives a poll, so there is nothing else to release.
+// Close releases the socket. Poll returns ErrClosed afterwards.
 func (p *Poller) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -476,6 +476,12 @@ func (p *Poller) Close() error {
 		return nil
 	}
 	p.closed = true
+	if !p.connected {
+		return nil
+	}
+	if err := p.client.Close(); err != nil {
+		return fmt.Errorf("snmppoll: %s: close: %w", p.target, err)
+	}
 	return nil
 }
 

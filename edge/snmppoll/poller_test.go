@@ -636,9 +636,8 @@ func TestPollerLifecycle(t *testing.T) {
 	if _, err := p.Poll(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("Poll after Close: %v, want ErrClosed", err)
 	}
-	// Each poll opens and closes its own socket (see session).
-	if f.connects != 2 || f.closes != 2 {
-		t.Errorf("connects %d, closes %d; want 2 and 2", f.connects, f.closes)
+	if f.connects != 1 || f.closes != 1 {
+		t.Errorf("connects %d, closes %d; want 1 and 1", f.connects, f.closes)
 	}
 	if p.String() != "tor1 (127.0.0.1:1161)" {
 		t.Errorf("String() = %q", p.String())
@@ -733,7 +732,7 @@ func TestNewAppliesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := p.client.(*session).template
+	g := p.client.(*gosnmp.GoSNMP)
 	if g == gosnmp.Default {
 		t.Fatal("poller uses gosnmp.Default")
 	}
@@ -748,7 +747,7 @@ func TestNewAppliesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g2 := p2.client.(*session).template
+	g2 := p2.client.(*gosnmp.GoSNMP)
 	if g2 == g || g2.Community != "c" || g2.Version != gosnmp.Version1 || g2.Timeout != 5e8 || g2.Retries != 3 || g2.MaxRepetitions != 10 || g2.Port != 161 {
 		t.Errorf("gosnmp settings %+v", g2)
 	}

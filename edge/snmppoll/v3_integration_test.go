@@ -131,9 +131,8 @@ rouser md5aes192c priv
 	}
 }
 
-// TestIntegrationV3DiscoversOnce: every poll has a socket of its own, but
-// the engine discovery (RFC 3414 §4) is done once, so later polls cost the
-// agent exactly what a poll needs.
+// TestIntegrationV3DiscoversOnce: the engine discovery (RFC 3414 §4) is
+// done once, so later polls cost the agent exactly what a poll needs.
 func TestIntegrationV3DiscoversOnce(t *testing.T) {
 	t.Parallel()
 	agent := testrig.StartSnmpd(t, testrig.SnmpdOpts{Config: "createUser u1 SHA-256 auth-256-pass AES priv-aes-pass\nrouser u1 priv\n"})
