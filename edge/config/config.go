@@ -69,6 +69,11 @@ type Edge struct {
 type MQTT struct {
 	Broker   string `yaml:"broker"`
 	ClientID string `yaml:"client_id"`
+	// Username and Password log in to a broker that refuses anonymous
+	// clients; with a per-rack ACL the username is the edge's node ID
+	// (deploy/mosquitto/acl.example).
+	Username string            `yaml:"username"`
+	Password configfile.Secret `yaml:"password"`
 	// PrimaryHost is the collector's Sparkplug host ID. The edge publishes
 	// only while that host's STATE is online and queues otherwise; empty
 	// publishes regardless (for plain MQTT consumers).

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func load(t *testing.T, body string) (*Config, error) {
@@ -63,9 +65,19 @@ func TestErrorsNameLineAndKey(t *testing.T) {
 }
 
 func TestSecretsAreRedacted(t *testing.T) {
-	c, err := load(t, minimal+"snmp:\n  - {name: t, address: 127.0.0.1, community: s3cret, profiles: [if-mib]}\n")
+	c, err := load(t, minimal+"mqtt: {username: rack1, password: p4ssw0rd}\nsnmp:\n  - {name: t, address: 127.0.0.1, community: s3cret, profiles: [if-mib]}\n")
 	if err != nil {
 		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "p4ssw0rd") || strings.Contains(string(out), "s3cret") || !strings.Contains(string(out), "username: rack1") {
+		t.Errorf("printed configuration leaks a secret or lost the username:\n%s", out)
+	}
+	if c.MQTT.Password != "p4ssw0rd" {
+		t.Errorf("publisher gets password %q", c.MQTT.Password)
 	}
 	if s := c.SNMP[0].Community.String(); s != "<secret>" {
 		t.Errorf("community prints as %q", s)

@@ -136,6 +136,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	}
 	pub, err := publish.New(publish.Opts{
 		Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID,
+		Username: cfg.MQTT.Username, Password: string(cfg.MQTT.Password),
 		Group: cfg.Edge.Group, EdgeNode: cfg.Edge.Node, PrimaryHost: cfg.MQTT.PrimaryHost, QoS: qos,
 		KeepAlive: cfg.MQTT.KeepAlive, ConnectTimeout: cfg.MQTT.ConnectTimeout,
 		BackoffMax: cfg.MQTT.BackoffMax, Queue: queue,
