@@ -1,7 +1,7 @@
 package deploy_test
 
 import (
-	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -17,13 +18,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	collector "github.com/rackwatch/rackwatch/collector/config"
+	"github.com/rackwatch/rackwatch/deploy/testrig"
+	"github.com/rackwatch/rackwatch/edge/config"
+	"github.com/rackwatch/rackwatch/edge/edgenode"
 )
 
 // program finds a daemon the way deploy/testrig does: PATH first, then the
@@ -222,28 +225,10 @@ func testPKI(t *testing.T, dir string) *x509.CertPool {
 	return pool
 }
 
-// syncBuffer collects a daemon's output for the failure message while the
-// daemon still writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startMosquitto runs the shipped mosquitto.conf and acl.example with only
-// paths and the port rewritten, and returns the broker's ssl:// URL.
-func startMosquitto(t *testing.T, bin, passwdBin string, users map[string]string) (string, *x509.CertPool) {
+// paths and the port rewritten, and returns the broker's ssl:// URL, a pool
+// that trusts its certificate, and the CA's PEM file.
+func startMosquitto(t *testing.T, bin, passwdBin string, users map[string]string) (string, *x509.CertPool, string) {
 	t.Helper()
 	dir := t.TempDir()
 	pool := testPKI(t, dir)
@@ -292,7 +277,7 @@ func startMosquitto(t *testing.T, bin, passwdBin string, users map[string]string
 		t.Fatal(err)
 	}
 
-	var logs syncBuffer
+	var logs testrig.Buffer
 	cmd := exec.Command(bin, "-c", confPath)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -326,7 +311,7 @@ func startMosquitto(t *testing.T, bin, passwdBin string, users map[string]string
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return "ssl://" + addr, pool
+	return "ssl://" + addr, pool, filepath.Join(dir, "ca.crt")
 }
 
 func connect(url string, pool *x509.CertPool, user, pass string) (paho.Client, error) {
@@ -407,7 +392,7 @@ func TestMosquittoExample(t *testing.T) {
 	bin := program(t, "mosquitto", "mosquitto")
 	passwdBin := program(t, "mosquitto_passwd", "mosquitto")
 	users := map[string]string{"rack1": "pw-rack1", "rack2": "pw-rack2", "rackwatch-collector": "pw-collector"}
-	url, pool := startMosquitto(t, bin, passwdBin, users)
+	url, pool, _ := startMosquitto(t, bin, passwdBin, users)
 
 	if c, err := connect(url, pool, "", ""); err == nil {
 		c.Disconnect(0)
@@ -491,5 +476,59 @@ func drain(in inbox) {
 		case <-time.After(200 * time.Millisecond):
 			return
 		}
+	}
+}
+
+// TestEdgeLogsInToTheExampleBroker runs an edge with the login and CA
+// settings an operator gives it for the shipped broker: it must connect over
+// TLS as its node ID and publish its birth, which the ACL lets through.
+func TestEdgeLogsInToTheExampleBroker(t *testing.T) {
+	bin := program(t, "mosquitto", "mosquitto")
+	passwdBin := program(t, "mosquitto_passwd", "mosquitto")
+	users := map[string]string{"rack3": "pw-rack3", "rackwatch-collector": "pw-collector"}
+	url, pool, caFile := startMosquitto(t, bin, passwdBin, users)
+	col, err := connect(url, pool, "rackwatch-collector", users["rackwatch-collector"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Disconnect(100)
+	in := make(inbox, 64)
+	subscribe(t, col, in, "spBv1.0/site1/NBIRTH/+")
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "edge.yaml")
+	yml := fmt.Sprintf(`version: 1
+edge: {group: site1, node: rack3, state_dir: %s}
+mqtt: {broker: %q, username: rack3, password: pw-rack3, ca_file: %q, primary_host: ""}
+i2c:
+  - bus: emulated
+    sensors: [{name: inlet, chip: tmp102, address: 0x48, period: 1s}]
+`, filepath.Join(dir, "state"), url, caFile)
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	logs := &testrig.Buffer{}
+	go func() {
+		done <- edgenode.Run(ctx, cfg, edgenode.Opts{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("edge: %v", err)
+		}
+	}()
+	select {
+	case topic := <-in:
+		if topic != "spBv1.0/site1/NBIRTH/rack3" {
+			t.Errorf("collector received %s, want rack3's NBIRTH", topic)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no NBIRTH from the edge; its log:\n%s", logs)
 	}
 }

@@ -68,8 +68,11 @@ type MQTT struct {
 	ClientID string            `yaml:"client_id"`
 	Username string            `yaml:"username"`
 	Password configfile.Secret `yaml:"password"`
-	Group    string            `yaml:"group"`
-	HostID   string            `yaml:"host_id"`
+	// CAFile is a PEM bundle of the CAs that sign the broker's certificate;
+	// empty uses the system roots.
+	CAFile string `yaml:"ca_file"`
+	Group  string `yaml:"group"`
+	HostID string `yaml:"host_id"`
 }
 
 // HAProxy is one HAProxy instance reached through its runtime API.
@@ -245,6 +248,9 @@ func (c *Config) Validate(f *configfile.File) error {
 	var errs configfile.Errors
 	if u, err := url.Parse(c.MQTT.Broker); err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "ws", "wss"}, u.Scheme) {
 		errs.Add(f.Errorf("mqtt.broker", "%q is not a broker URL such as tcp://broker:1883", c.MQTT.Broker))
+	}
+	if _, err := configfile.TLSConfig(c.MQTT.CAFile); err != nil {
+		errs.Add(f.Errorf("mqtt.ca_file", "%v", err))
 	}
 	if err := sparkplug.ValidateID(c.MQTT.Group); err != nil {
 		errs.Add(f.Errorf("mqtt.group", "%v", err))

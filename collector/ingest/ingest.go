@@ -9,6 +9,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,10 +33,12 @@ type Sink interface {
 type Opts struct {
 	Broker, ClientID   string
 	Username, Password string
-	Group, HostID      string
-	Sink               Sink
-	Logger             *slog.Logger
-	Now                func() time.Time
+	// TLS, if not nil, is used for an ssl://, tls:// or wss:// broker.
+	TLS           *tls.Config
+	Group, HostID string
+	Sink          Sink
+	Logger        *slog.Logger
+	Now           func() time.Time
 	// Queue bounds the messages waiting to be decoded (default 4096).
 	Queue int
 	// RebirthInterval limits rebirth requests per edge (default 5s).
@@ -125,6 +128,7 @@ func (g *Ingester) Run(ctx context.Context) error {
 		SetClientID(g.opts.ClientID).
 		SetUsername(g.opts.Username).
 		SetPassword(g.opts.Password).
+		SetTLSConfig(g.opts.TLS).
 		SetCleanSession(true).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).

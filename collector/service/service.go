@@ -37,6 +37,7 @@ import (
 	"github.com/rackwatch/rackwatch/collector/latency"
 	"github.com/rackwatch/rackwatch/collector/lbwatch"
 	"github.com/rackwatch/rackwatch/collector/telemetry"
+	"github.com/rackwatch/rackwatch/edge/configfile"
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
@@ -165,9 +166,13 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 			return nil, fmt.Errorf("service: %w", err)
 		}
 	}
+	tlsc, err := configfile.TLSConfig(cfg.MQTT.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("service: mqtt.ca_file: %w", err)
+	}
 	s.ingest, err = ingest.New(ingest.Opts{
 		Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username,
-		Password: string(cfg.MQTT.Password), Group: cfg.MQTT.Group, HostID: cfg.MQTT.HostID,
+		Password: string(cfg.MQTT.Password), TLS: tlsc, Group: cfg.MQTT.Group, HostID: cfg.MQTT.HostID,
 		Sink: sink{s}, Logger: opts.Logger, Now: opts.Now,
 	})
 	if err != nil {

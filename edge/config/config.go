@@ -74,6 +74,9 @@ type MQTT struct {
 	// (deploy/mosquitto/acl.example).
 	Username string            `yaml:"username"`
 	Password configfile.Secret `yaml:"password"`
+	// CAFile is a PEM bundle of the CAs that sign the broker's certificate,
+	// for an ssl://, tls:// or wss:// broker; empty uses the system roots.
+	CAFile string `yaml:"ca_file"`
 	// PrimaryHost is the collector's Sparkplug host ID. The edge publishes
 	// only while that host's STATE is online and queues otherwise; empty
 	// publishes regardless (for plain MQTT consumers).
@@ -313,6 +316,9 @@ func (c *Config) Validate(f *configfile.File) error {
 	}
 	if u, err := url.Parse(c.MQTT.Broker); err != nil || !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "ws", "wss"}, u.Scheme) || u.Host == "" {
 		errs.Add(f.Errorf("mqtt.broker", "%q is not a broker URL such as tcp://broker:1883", c.MQTT.Broker))
+	}
+	if _, err := configfile.TLSConfig(c.MQTT.CAFile); err != nil {
+		errs.Add(f.Errorf("mqtt.ca_file", "%v", err))
 	}
 	if c.MQTT.PrimaryHost != "" {
 		if err := sparkplug.ValidateID(c.MQTT.PrimaryHost); err != nil {

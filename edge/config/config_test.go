@@ -40,6 +40,7 @@ func TestErrorsNameLineAndKey(t *testing.T) {
 	}{
 		{"unknown key", minimal + "mqtt:\n  brokr: tcp://x:1883\n", `edge.yaml:4: mqtt.brokr: unknown key "brokr"`},
 		{"bad broker", minimal + "mqtt:\n  broker: localhost\n", `edge.yaml:4: mqtt.broker: "localhost" is not a broker URL`},
+		{"missing CA file", minimal + "mqtt:\n  ca_file: /nonexistent/ca.pem\n", `edge.yaml:4: mqtt.ca_file: open /nonexistent/ca.pem: no such file`},
 		{"bad qos", minimal + "mqtt:\n  qos: 2\n", "edge.yaml:4: mqtt.qos: must be 0 or 1"},
 		{"node missing", "version: 1\n", "edge.node"},
 		{"unknown chip", minimal + "i2c:\n  - bus: '1'\n    sensors:\n      - {name: a, chip: lm99, address: 0x48}\n", `edge.yaml:6: i2c[0].sensors[0].chip: chips: unknown chip "lm99" (known: tmp102`},

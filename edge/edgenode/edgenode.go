@@ -24,6 +24,7 @@ import (
 	"github.com/rackwatch/rackwatch/edge/agentcheck"
 	"github.com/rackwatch/rackwatch/edge/command"
 	"github.com/rackwatch/rackwatch/edge/config"
+	"github.com/rackwatch/rackwatch/edge/configfile"
 	"github.com/rackwatch/rackwatch/edge/publish"
 	"github.com/rackwatch/rackwatch/edge/sdnotify"
 	"github.com/rackwatch/rackwatch/edge/seqstore"
@@ -134,9 +135,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	if cfg.MQTT.Strict {
 		qos = 0
 	}
+	tlsc, err := configfile.TLSConfig(cfg.MQTT.CAFile)
+	if err != nil {
+		return fmt.Errorf("edgenode: mqtt.ca_file: %w", err)
+	}
 	pub, err := publish.New(publish.Opts{
 		Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID,
-		Username: cfg.MQTT.Username, Password: string(cfg.MQTT.Password),
+		Username: cfg.MQTT.Username, Password: string(cfg.MQTT.Password), TLS: tlsc,
 		Group: cfg.Edge.Group, EdgeNode: cfg.Edge.Node, PrimaryHost: cfg.MQTT.PrimaryHost, QoS: qos,
 		KeepAlive: cfg.MQTT.KeepAlive, ConnectTimeout: cfg.MQTT.ConnectTimeout,
 		BackoffMax: cfg.MQTT.BackoffMax, Queue: queue,

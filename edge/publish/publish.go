@@ -12,6 +12,7 @@ package publish
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,8 @@ type Opts struct {
 	ClientID string
 	Username string
 	Password string
+	// TLS, if not nil, is used for an ssl://, tls:// or wss:// broker.
+	TLS      *tls.Config
 	Group    string
 	EdgeNode string
 	// PrimaryHost is the host ID of the collector. When set, the edge
@@ -263,6 +266,7 @@ func (p *Publisher) connection(ctx context.Context) (bool, error) {
 		SetClientID(p.opts.ClientID).
 		SetUsername(p.opts.Username).
 		SetPassword(p.opts.Password).
+		SetTLSConfig(p.opts.TLS).
 		SetCleanSession(true).
 		SetAutoReconnect(false). // each connection needs a new bdSeq in its will
 		SetConnectRetry(false).
