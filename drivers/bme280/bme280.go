@@ -180,9 +180,7 @@ type Dev struct {
 	w  [4]byte         // transfer buffers, so a read does not allocate
 	r  [calib1Len]byte // a calibration block or a measurement burst
 
-	cmu  sync.Mutex // serialises SenseContinuous and Halt
-	stop chan struct{}
-	wg   sync.WaitGroup
+	cont sensor.Continuous // the SenseContinuous loop
 }
 
 // New checks that the device at opts.Addr is a BME280 or a BMP280, resets
@@ -336,61 +334,17 @@ func (d *Dev) SenseContinuous(interval time.Duration) (<-chan physic.Env, error)
 	if interval <= 0 {
 		return nil, fmt.Errorf("bme280: sense continuous at %#x: interval %s is not positive", d.c.Addr, interval)
 	}
-	d.cmu.Lock()
-	defer d.cmu.Unlock()
-	d.stopContinuous()
-	ch := make(chan physic.Env)
-	stop := make(chan struct{})
-	d.stop = stop
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		defer close(ch)
-		d.senseLoop(interval, ch, stop)
-	}()
-	return ch, nil
-}
-
-func (d *Dev) senseLoop(interval time.Duration, ch chan<- physic.Env, stop <-chan struct{}) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		var e physic.Env
-		if err := d.Sense(&e); err != nil {
-			return
-		}
-		select {
-		case ch <- e:
-		case <-stop:
-			return
-		}
-		select {
-		case <-t.C:
-		case <-stop:
-			return
-		}
-	}
-}
-
-// stopContinuous stops the continuous read goroutine, if any, and waits for
-// it to exit. The caller holds d.cmu.
-func (d *Dev) stopContinuous() {
-	if d.stop == nil {
-		return
-	}
-	close(d.stop)
-	d.stop = nil
-	d.wg.Wait()
+	return d.cont.Start(interval, func() (e physic.Env, err error) {
+		err = d.Sense(&e)
+		return e, err
+	}), nil
 }
 
 // Halt stops a continuous read. The chip needs no command: in forced mode
 // it returns to sleep mode after each measurement (§3.3.2), where it draws
 // 0.1 µA typical (§1). Implements conn.Resource.
 func (d *Dev) Halt() error {
-	d.cmu.Lock()
-	defer d.cmu.Unlock()
-	d.stopContinuous()
-	return nil
+	return d.cont.Halt(nil)
 }
 
 // values are the compensated results of one measurement.

@@ -110,9 +110,7 @@ type Dev struct {
 	w      [3]byte // transfer buffers, so a read does not allocate
 	r      [2]byte
 
-	cmu  sync.Mutex // serialises SenseContinuous and Halt
-	stop chan struct{}
-	wg   sync.WaitGroup
+	cont sensor.Continuous // the SenseContinuous loop
 }
 
 // New checks that the device at opts.Addr is a TMP102, configures it
@@ -244,61 +242,21 @@ func (d *Dev) SenseContinuous(interval time.Duration) (<-chan physic.Env, error)
 	if interval <= 0 {
 		return nil, fmt.Errorf("tmp102: sense continuous at %#x: interval %s is not positive", d.c.Addr, interval)
 	}
-	d.cmu.Lock()
-	defer d.cmu.Unlock()
-	d.stopContinuous()
-	ch := make(chan physic.Env)
-	stop := make(chan struct{})
-	d.stop = stop
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		defer close(ch)
-		d.senseLoop(interval, ch, stop)
-	}()
-	return ch, nil
-}
-
-func (d *Dev) senseLoop(interval time.Duration, ch chan<- physic.Env, stop <-chan struct{}) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		v, err := d.SenseTemperature()
-		if err != nil {
-			return
-		}
-		select {
-		case ch <- physic.Env{Temperature: v}:
-		case <-stop:
-			return
-		}
-		select {
-		case <-t.C:
-		case <-stop:
-			return
-		}
-	}
-}
-
-// stopContinuous stops the continuous read goroutine, if any, and waits for
-// it to exit. The caller holds d.cmu and not d.mu, which the goroutine
-// needs to finish a read in progress.
-func (d *Dev) stopContinuous() {
-	if d.stop == nil {
-		return
-	}
-	close(d.stop)
-	d.stop = nil
-	d.wg.Wait()
+	return d.cont.Start(interval, func() (physic.Env, error) {
+		t, err := d.SenseTemperature()
+		return physic.Env{Temperature: t}, err
+	}), nil
 }
 
 // Halt stops a continuous read and puts the sensor in shutdown (SD = 1,
 // SBOS397 §7.5.3.1), where it draws at most 1 µA (§6.5). A later Sense wakes it
 // up. Implements conn.Resource.
 func (d *Dev) Halt() error {
-	d.cmu.Lock()
-	defer d.cmu.Unlock()
-	d.stopContinuous()
+	return d.cont.Halt(d.shutdown)
+}
+
+// shutdown puts the chip in shutdown; the caller holds no lock.
+func (d *Dev) shutdown() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.halted {
