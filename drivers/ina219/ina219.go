@@ -317,8 +317,8 @@ func (d *Dev) Sense() (PowerMonitor, error) {
 	pm := PowerMonitor{
 		Shunt:   physic.ElectricPotential(s) * shuntLSB,
 		Bus:     physic.ElectricPotential(bus>>3) * busLSB,
-		Current: physic.ElectricCurrent(divRound(int64(i)*d.maxCurrent, 1<<15)),
-		Power:   physic.Power(divRound(int64(power)*powerRatio*d.maxCurrent, 1<<15)),
+		Current: physic.ElectricCurrent(sensor.DivRound(int64(i)*d.maxCurrent, 1<<15)),
+		Power:   physic.Power(sensor.DivRound(int64(power)*powerRatio*d.maxCurrent, 1<<15)),
 	}
 	// The power register holds a magnitude (§8.5.1 computes it from the
 	// current register); give it the direction of the current.
@@ -399,14 +399,6 @@ func (d *Dev) writeReg(reg byte, v uint16, name string) error {
 		return fmt.Errorf("ina219: write %s at %#x: %w", name, d.c.Addr, err)
 	}
 	return nil
-}
-
-// divRound divides by a positive d, rounding halves away from zero.
-func divRound(n, d int64) int64 {
-	if n < 0 {
-		return -((-n + d/2) / d)
-	}
-	return (n + d/2) / d
 }
 
 var (

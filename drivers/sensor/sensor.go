@@ -121,3 +121,12 @@ var (
 
 // Temp returns a temperature reading from a periph value.
 func Temp(t physic.Temperature) Reading { return Reading{Quantity: Temperature, Value: int64(t)} }
+
+// DivRound divides n by a positive d, rounding halves away from zero: the
+// drivers' conversions from register counts to nano-units.
+func DivRound(n, d int64) int64 {
+	if n < 0 {
+		return -((-n + d/2) / d)
+	}
+	return (n + d/2) / d
+}

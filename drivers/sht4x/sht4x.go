@@ -235,8 +235,8 @@ func (d *Dev) Read(dst []sensor.Reading) ([]sensor.Reading, error) {
 // Precision implements physic.SenseEnv: one step of the 16-bit raw values,
 // 175/65535 °C and 125/65535 %RH, rounded to the nearest unit.
 func (d *Dev) Precision(e *physic.Env) {
-	e.Temperature = physic.Temperature(divRound(tSpan, fullScale))
-	e.Humidity = physic.RelativeHumidity(divRound(rhSpan, fullScale))
+	e.Temperature = physic.Temperature(sensor.DivRound(tSpan, fullScale))
+	e.Humidity = physic.RelativeHumidity(sensor.DivRound(rhSpan, fullScale))
 }
 
 // Reset sends a soft reset (0x94) and waits for it to complete, for a
@@ -331,21 +331,15 @@ func (d *Dev) word(b []byte, name string) (uint16, error) {
 
 // temperature converts S_T exactly to the nearest nano-kelvin.
 func temperature(raw uint16) physic.Temperature {
-	return tMin + physic.Temperature(divRound(tSpan*int64(raw), fullScale))
+	return tMin + physic.Temperature(sensor.DivRound(tSpan*int64(raw), fullScale))
 }
 
 // humidity converts S_RH to the nearest 10⁻⁵ %RH and crops it to 0–100 %RH:
 // the sensor reports values slightly outside near both ends, which the
 // datasheet tells the host to crop.
 func humidity(raw uint16) physic.RelativeHumidity {
-	h := rhMin + physic.RelativeHumidity(divRound(rhSpan*int64(raw), fullScale))
+	h := rhMin + physic.RelativeHumidity(sensor.DivRound(rhSpan*int64(raw), fullScale))
 	return min(max(h, 0), rhMax)
-}
-
-// divRound divides a non-negative n by d > 0, rounding to nearest. With
-// d = 65535, odd, a quotient never ends in exactly one half.
-func divRound(n, d int64) int64 {
-	return (n + d/2) / d
 }
 
 var (
