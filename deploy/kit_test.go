@@ -29,28 +29,6 @@ import (
 	"github.com/rackwatch/rackwatch/edge/edgenode"
 )
 
-// program finds a daemon the way deploy/testrig does: PATH first, then the
-// sbin directories a non-root PATH often lacks. Under CI a missing program
-// fails the test, so a broken provisioning cannot pass as a skip.
-func program(t *testing.T, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, d := range []string{"/usr/local/sbin", "/usr/sbin", "/sbin"} {
-		p := filepath.Join(d, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
-			return p
-		}
-	}
-	msg := name + " not found on PATH or in /usr/sbin: install the Debian package " + pkg + " (make test provisions it)"
-	if ci, err := strconv.ParseBool(os.Getenv("CI")); err == nil && ci {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 func freePort(t *testing.T, network string) int {
 	t.Helper()
 	switch network {
@@ -116,7 +94,7 @@ func rewrite(t *testing.T, path string, subs []subst) string {
 }
 
 func TestHAProxyExample(t *testing.T) {
-	bin := program(t, "haproxy", "haproxy")
+	bin := testrig.Require(t, "haproxy", "haproxy")
 	const shipped = "haproxy/haproxy.cfg"
 	b, err := os.ReadFile(shipped)
 	if err != nil {
@@ -389,8 +367,8 @@ func subscribe(t *testing.T, c paho.Client, in inbox, filters ...string) map[str
 }
 
 func TestMosquittoExample(t *testing.T) {
-	bin := program(t, "mosquitto", "mosquitto")
-	passwdBin := program(t, "mosquitto_passwd", "mosquitto")
+	bin := testrig.Require(t, "mosquitto", "mosquitto")
+	passwdBin := testrig.Require(t, "mosquitto_passwd", "mosquitto")
 	users := map[string]string{"rack1": "pw-rack1", "rack2": "pw-rack2", "rackwatch-collector": "pw-collector"}
 	url, pool, _ := startMosquitto(t, bin, passwdBin, users)
 
@@ -483,8 +461,8 @@ func drain(in inbox) {
 // settings an operator gives it for the shipped broker: it must connect over
 // TLS as its node ID and publish its birth, which the ACL lets through.
 func TestEdgeLogsInToTheExampleBroker(t *testing.T) {
-	bin := program(t, "mosquitto", "mosquitto")
-	passwdBin := program(t, "mosquitto_passwd", "mosquitto")
+	bin := testrig.Require(t, "mosquitto", "mosquitto")
+	passwdBin := testrig.Require(t, "mosquitto_passwd", "mosquitto")
 	users := map[string]string{"rack3": "pw-rack3", "rackwatch-collector": "pw-collector"}
 	url, pool, caFile := startMosquitto(t, bin, passwdBin, users)
 	col, err := connect(url, pool, "rackwatch-collector", users["rackwatch-collector"])

@@ -6,22 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// tool returns the path of a command the test needs: under CI=true a
-// missing tool fails the test, elsewhere it skips with the fix.
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := name + " is missing: apt-get install " + pkg + " (make test installs it)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
+	"github.com/rackwatch/rackwatch/deploy/testrig"
+)
 
 func build(t *testing.T, env []string, dir string, pkgs ...string) {
 	t.Helper()
@@ -34,7 +21,7 @@ func build(t *testing.T, env []string, dir string, pkgs ...string) {
 }
 
 func TestSystemdUnitsVerify(t *testing.T) {
-	analyze := tool(t, "systemd-analyze", "systemd")
+	analyze := testrig.Require(t, "systemd-analyze", "systemd")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	build(t, []string{"CGO_ENABLED=0"}, bin+"/", "github.com/rackwatch/rackwatch/edge/cmd/rackwatch-edge", "github.com/rackwatch/rackwatch/collector/cmd/rackwatch-collector")
@@ -78,7 +65,7 @@ func TestARMBinaries(t *testing.T) {
 		{"arm64", "", "qemu-aarch64-static", 0},
 	} {
 		t.Run(tc.goarch, func(t *testing.T) {
-			qemu := tool(t, tc.qemu, "qemu-user-static")
+			qemu := testrig.Require(t, tc.qemu, "qemu-user-static")
 			dir := t.TempDir()
 			build(t, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + tc.goarch, "GOARM=" + tc.goarm}, dir+"/", "github.com/rackwatch/rackwatch/edge/cmd/rackwatch-edge")
 			bin := filepath.Join(dir, "rackwatch-edge")

@@ -51,7 +51,7 @@ type HAProxy struct {
 // second over TCP.
 func StartHAProxy(t testing.TB, opts HAProxyOpts) *HAProxy {
 	t.Helper()
-	bin := require(t, "haproxy", "haproxy")
+	bin := Require(t, "haproxy", "haproxy")
 	if opts.Backend == "" {
 		opts.Backend = "api"
 	}

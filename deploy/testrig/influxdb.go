@@ -71,7 +71,7 @@ func StartInfluxDBWith(t testing.TB, opts InfluxDBOpts) *InfluxDB {
 	t.Helper()
 	bin, ok := InfluxdPath()
 	if !ok {
-		missing(t, "influxd %s not found: run deploy/testrig/provision.sh (`make test` does), which builds it into ${RACKWATCH_CACHE:-$HOME/.cache/rackwatch}/influxd-%s/, or set RACKWATCH_INFLUXD", InfluxDBVersion, InfluxDBVersion)
+		Missing(t, "influxd %s not found: run deploy/testrig/provision.sh (`make test` does), which builds it into ${RACKWATCH_CACHE:-$HOME/.cache/rackwatch}/influxd-%s/, or set RACKWATCH_INFLUXD", InfluxDBVersion, InfluxDBVersion)
 	}
 	s := newService(t, "influxd", bin, 0o755)
 	i := &InfluxDB{s: s}

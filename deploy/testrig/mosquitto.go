@@ -36,7 +36,7 @@ type Mosquitto struct {
 // StartMosquitto starts a broker listening on a private loopback port.
 func StartMosquitto(t testing.TB, opts *MosquittoOpts) *Mosquitto {
 	t.Helper()
-	bin := require(t, "mosquitto", "mosquitto")
+	bin := Require(t, "mosquitto", "mosquitto")
 	if opts == nil {
 		opts = &MosquittoOpts{}
 	}

@@ -43,8 +43,10 @@ func inCI() bool {
 	return err == nil && ci
 }
 
-// missing fails the test under CI and skips it elsewhere.
-func missing(t testing.TB, format string, args ...any) {
+// Missing reports a component the test needs and cannot find: it fails
+// the test under CI, where provisioning must have installed it, and skips
+// it elsewhere.
+func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := "testrig: " + fmt.Sprintf(format, args...)
 	if inCI() {
@@ -76,13 +78,14 @@ func isExecutable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
-// require returns the path of binary bin from Debian package pkg, or skips
-// (fails under CI) the test.
-func require(t testing.TB, bin, pkg string) string {
+// Require returns the path of binary bin from Debian package pkg, or skips
+// (fails under CI) the test, looking on PATH and then in the sbin
+// directories.
+func Require(t testing.TB, bin, pkg string) string {
 	t.Helper()
 	p, ok := lookBinary(bin)
 	if !ok {
-		missing(t, "%s not found on PATH or in /usr/sbin: install the Debian package %s (`make test` provisions it with deploy/testrig/provision.sh)", bin, pkg)
+		Missing(t, "%s not found on PATH or in /usr/sbin: install the Debian package %s (`make test` provisions it with deploy/testrig/provision.sh)", bin, pkg)
 	}
 	return p
 }

@@ -88,7 +88,7 @@ func TestRequireMissingBinary(t *testing.T) {
 			f := &fakeTB{}
 			reached := false
 			f.run(func(tb testing.TB) {
-				require(tb, "rackwatch-no-such-daemon", "rackwatch-pkg")
+				Require(tb, "rackwatch-no-such-daemon", "rackwatch-pkg")
 				reached = true
 			})
 			if reached {
@@ -114,7 +114,7 @@ func TestRequireFindsSbin(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	for _, d := range sbinDirs {
 		if isExecutable(filepath.Join(d, "snmpd")) {
-			if p := require(t, "snmpd", "snmpd"); p != filepath.Join(d, "snmpd") {
+			if p := Require(t, "snmpd", "snmpd"); p != filepath.Join(d, "snmpd") {
 				t.Fatalf("require = %q", p)
 			}
 			return

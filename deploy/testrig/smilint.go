@@ -7,5 +7,5 @@ import "testing"
 // errors: a MIB is clean when the output is empty.
 func Smilint(t testing.TB) string {
 	t.Helper()
-	return require(t, "smilint", "smitools")
+	return Require(t, "smilint", "smitools")
 }

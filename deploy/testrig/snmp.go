@@ -87,7 +87,7 @@ type SnmpdOpts struct {
 // state in its own directory.
 func StartSnmpd(t testing.TB, opts SnmpdOpts) *SNMPAgent {
 	t.Helper()
-	bin := require(t, "snmpd", "snmpd")
+	bin := Require(t, "snmpd", "snmpd")
 	if opts.Community == "" {
 		opts.Community = "public"
 	}
@@ -118,7 +118,7 @@ var snmprecExts = []string{".snmprec", ".snmpwalk", ".sapwalk", ".MVC", ".dump"}
 // dataDir, its files are copied to a directory it can read.
 func StartSnmpsim(t testing.TB, dataDir string) *SNMPAgent {
 	t.Helper()
-	bin := require(t, "snmpsimd", "snmpsim")
+	bin := Require(t, "snmpsimd", "snmpsim")
 	communities := dataCommunities(t, dataDir)
 	if len(communities) == 0 {
 		t.Fatalf("testrig: snmpsim: no data files (%s) in %s", strings.Join(snmprecExts, ", "), dataDir)
@@ -271,7 +271,7 @@ func Recording(t testing.TB, name string) string {
 	f, err := os.Open(src)
 	if err != nil {
 		if os.IsNotExist(err) {
-			missing(t, "recording %s not found: %v", name, err)
+			Missing(t, "recording %s not found: %v", name, err)
 		}
 		t.Fatalf("testrig: %v", err)
 	}
@@ -297,12 +297,12 @@ func sharedSnmprec(t testing.TB) string {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
 			dir := filepath.Join(filepath.Dir(d), "shared", "snmprec")
 			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				missing(t, "device recordings not found at %s (the shared/ folder beside the repository)", dir)
+				Missing(t, "device recordings not found at %s (the shared/ folder beside the repository)", dir)
 			}
 			return dir
 		}
 		if d == filepath.Dir(d) {
-			missing(t, "no go.mod above %s, so no ../shared/snmprec to read recordings from", wd)
+			Missing(t, "no go.mod above %s, so no ../shared/snmprec to read recordings from", wd)
 		}
 	}
 }

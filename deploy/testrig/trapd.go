@@ -45,7 +45,7 @@ const trapdReadyLine = "NET-SNMP version"
 // StartSnmptrapd starts net-snmp's snmptrapd on a private UDP loopback port.
 func StartSnmptrapd(t testing.TB, opts SnmptrapdOpts) *TrapReceiver {
 	t.Helper()
-	bin := require(t, "snmptrapd", "snmptrapd")
+	bin := Require(t, "snmptrapd", "snmptrapd")
 	s := newService(t, "snmptrapd", bin, 0o755)
 	// Keep the receiver away from /var/lib/snmp.
 	s.env = []string{"SNMP_PERSISTENT_DIR=" + filepath.Join(s.dir, "persist")}

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 )
 
 // The peer of BenchmarkVsSnmpExporter: Debian's prometheus-snmp-exporter
@@ -28,17 +30,6 @@ const (
 	exporterConfig  = "snmp_exporter-0.21-if_mib.yml"
 	exporterModule  = "if_mib"
 )
-
-// vsMissing fails the benchmark under CI=true and skips it elsewhere, as
-// the test rig does for a missing component.
-func vsMissing(b testing.TB, format string, args ...any) {
-	b.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if ci, err := strconv.ParseBool(os.Getenv("CI")); err == nil && ci {
-		b.Fatal(msg)
-	}
-	b.Skip(msg)
-}
 
 // exporterConfigPath returns shared/bench/<exporterConfig> beside the
 // directory holding go.mod.
@@ -52,12 +43,12 @@ func exporterConfigPath(b testing.TB) string {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
 			p := filepath.Join(filepath.Dir(d), "shared", "bench", exporterConfig)
 			if _, err := os.Stat(p); err != nil {
-				vsMissing(b, "snmp_exporter module file not found: %v (the shared/ folder beside the repository)", err)
+				testrig.Missing(b, "snmp_exporter module file not found: %v (the shared/ folder beside the repository)", err)
 			}
 			return p
 		}
 		if d == filepath.Dir(d) {
-			vsMissing(b, "no go.mod above %s, so no ../shared/bench/%s", wd, exporterConfig)
+			testrig.Missing(b, "no go.mod above %s, so no ../shared/bench/%s", wd, exporterConfig)
 		}
 	}
 }
@@ -77,7 +68,7 @@ func exporterPath(b testing.TB) (bin, version string) {
 	b.Helper()
 	bin, err := exec.LookPath(exporterBin)
 	if err != nil {
-		vsMissing(b, "%s not found on PATH: install the Debian package %s (deploy/testrig/provision.sh does)", exporterBin, exporterPackage)
+		testrig.Missing(b, "%s not found on PATH: install the Debian package %s (deploy/testrig/provision.sh does)", exporterBin, exporterPackage)
 	}
 	out, _ := exec.Command(bin, "--version").CombinedOutput()
 	version = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])

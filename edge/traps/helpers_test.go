@@ -5,9 +5,10 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 )
 
 // running is a Receiver started by startReceiver; events holds what its
@@ -98,32 +99,12 @@ func (r *running) waitStats(t *testing.T, what string, cond func(Stats) bool) St
 	}
 }
 
-func inCI() bool {
-	ci, err := strconv.ParseBool(os.Getenv("CI"))
-	return err == nil && ci
-}
-
-// netSNMPTool finds a net-snmp command-line tool: it fails the test under
-// CI=true and skips it elsewhere when the tool is missing.
-func netSNMPTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := name + " not found on PATH: install the Debian package snmp (`make test` provisions it with deploy/testrig/provision.sh)"
-		if inCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
-
 // netSNMP runs a net-snmp tool with a private configuration and persistent
 // directory, so that neither /etc/snmp nor /var/lib/snmp changes its
 // behaviour. It returns the combined output and the exit error.
 func netSNMP(t *testing.T, name string, args ...string) (string, error) {
 	t.Helper()
-	bin := netSNMPTool(t, name)
+	bin := testrig.Require(t, name, "snmp")
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

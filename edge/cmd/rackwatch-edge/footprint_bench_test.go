@@ -331,19 +331,8 @@ func lookGo(b *testing.B) string {
 			return p
 		}
 	}
-	footprintMissing(b, "the go command is not on PATH: the benchmark builds the agent binary")
+	testrig.Missing(b, "the go command is not on PATH: the benchmark builds the agent binary")
 	return ""
-}
-
-// footprintMissing fails the benchmark under CI=true and skips it
-// elsewhere, like the test rig does for a missing component.
-func footprintMissing(b *testing.B, format string, args ...any) {
-	b.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if ci := os.Getenv("CI"); ci == "true" || ci == "1" {
-		b.Fatal(msg)
-	}
-	b.Skip(msg)
 }
 
 // medianMax returns the median and the maximum of f over ms.
