@@ -109,13 +109,6 @@ func (f *fakeHAProxy) server(name string) fakeServer {
 	return *f.servers[name]
 }
 
-// set changes a server behind the actuator's back, as an operator would.
-func (f *fakeHAProxy) set(name string, s fakeServer) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	*f.servers[name] = s
-}
-
 // commands returns the "set" commands received since the last call.
 func (f *fakeHAProxy) commands() []string {
 	f.mu.Lock()

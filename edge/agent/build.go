@@ -250,25 +250,6 @@ type nopCloser struct{ *i2cemu.Bus }
 
 func (nopCloser) Close() error { return nil }
 
-// EmulatedBusFor returns an emulated bus with a model of each configured
-// chip at its address, and the models by sensor name.
-func EmulatedBusFor(sensors []config.I2CSensor) (*i2cemu.Bus, map[string]i2cemu.Device, error) {
-	bus := &i2cemu.Bus{}
-	models := map[string]i2cemu.Device{}
-	for _, s := range sensors {
-		chip, err := chips.Lookup(s.Chip)
-		if err != nil {
-			return nil, nil, err
-		}
-		m := chip.Emulate()
-		if err := bus.Attach(s.Address, m); err != nil {
-			return nil, nil, fmt.Errorf("agent: emulated bus: %w", err)
-		}
-		models[s.Name] = m
-	}
-	return bus, models, nil
-}
-
 // Build creates the sources cfg describes. Real buses are opened with open,
 // which is only called when the configuration names one.
 func Build(cfg *config.Config, open BusOpener, now func() time.Time, log *slog.Logger) (*Built, error) {

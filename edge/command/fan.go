@@ -60,28 +60,3 @@ func (f FanDuty) Revert(_ context.Context, c Command, prior string) error {
 
 // dutyOf converts a ratio (0–1, validated) to a periph duty.
 func dutyOf(r float64) gpio.Duty { return gpio.Duty(math.Round(r * float64(gpio.DutyMax))) }
-
-// ByDevice dispatches one kind's commands to an applier per device, for
-// an edge with several devices of a kind each owning its own state (one
-// agent-check responder per served address, say).
-type ByDevice map[string]Applier
-
-var _ Applier = ByDevice(nil)
-
-// Apply implements Applier.
-func (b ByDevice) Apply(ctx context.Context, c Command) (string, error) {
-	a, ok := b[c.Device]
-	if !ok {
-		return "", fmt.Errorf("command: device %q: %w", c.Device, ErrUnknownTarget)
-	}
-	return a.Apply(ctx, c)
-}
-
-// Revert implements Applier.
-func (b ByDevice) Revert(ctx context.Context, c Command, prior string) error {
-	a, ok := b[c.Device]
-	if !ok {
-		return fmt.Errorf("command: device %q: %w", c.Device, ErrUnknownTarget)
-	}
-	return a.Revert(ctx, c, prior)
-}

@@ -82,10 +82,6 @@ type Node struct {
 // as *i2cemu.TMP102).
 func (n *Node) Emulated(sensor string) (i2cemu.Device, bool) { return n.builder.Emulated(sensor) }
 
-// EmulatedBus returns an emulated bus by configured name, for fault
-// injection.
-func (n *Node) EmulatedBus(name string) (*i2cemu.Bus, bool) { return n.builder.EmulatedBus(name) }
-
 // Source returns the running source of a configured device.
 func (n *Node) Source(device string) (agent.Source, bool) {
 	n.mu.Lock()

@@ -130,15 +130,6 @@ func (r *recording) set(oid, tag, value string) {
 	r.lines[oid] = oid + "|" + tag + "|" + value
 }
 
-// remove drops an OID and everything under it.
-func (r *recording) remove(oid string) {
-	for k := range r.lines {
-		if k == oid || strings.HasPrefix(k, oid+".") {
-			delete(r.lines, k)
-		}
-	}
-}
-
 // write saves the recording sorted by OID, as snmpsim requires.
 func (r *recording) write(t *testing.T) {
 	t.Helper()

@@ -191,11 +191,6 @@ func openBus(name string) (i2c.BusCloser, error) {
 	return i2creg.Open(name)
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	log, _ := newLevelLogger(w, level)
-	return log
-}
-
 // newLevelLogger returns a logger and its level, which a configuration
 // reload sets.
 func newLevelLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar) {
