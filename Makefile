@@ -10,16 +10,25 @@ EDGE    := ./edge/cmd/rackwatch-edge
 COLL    := ./collector/cmd/rackwatch-collector
 # Tools the build installs for itself live here, never in the user's GOPATH/bin.
 TOOLS   := $(CURDIR)/.cache/tools
+# make package: .deb files of the edge (deploy/debian). The commit time dates
+# their changelog and files, so one commit gives the same packages; outside
+# a git checkout set SOURCE_DATE_EPOCH and DEB_VERSION.
+DIST    ?= dist
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+DEB_VERSION ?=
+DEB_MAINTAINER ?= rackwatch maintainers <maintainers@rackwatch.invalid>
 PROTOC_GEN_GO_VERSION := v1.36.12
 
-.PHONY: help build cross test test-long demo bench lint generate rig clean
+.PHONY: help build cross package test test-long demo bench bench-loop lint generate rig clean
 
 help:
-	@echo "make demo      run the closed loop once on real components, with narration"
+	@echo "make demo      three emulated racks on one machine, a live status page and scripted incidents (DEMO_FLAGS='--for 60s')"
 	@echo "make test      lint, cross-build, provision the test rig and run every test"
 	@echo "make build     bin/rackwatch-edge and bin/rackwatch-collector (static)"
 	@echo "make cross     stripped edge binaries for linux/arm (GOARM=7) and linux/arm64"
+	@echo "make package   edge .deb packages for amd64, arm64 and armhf in dist/"
 	@echo "make bench     Go benchmarks"
+	@echo "make bench-loop load test: p50/p99 under a ramp to saturation, a node heated, with and without rackwatch"
 	@echo "make lint      gofmt and go vet"
 	@echo "make generate  regenerate the Sparkplug B protobuf code"
 	@echo "make test-long long fuzzing runs"
@@ -32,9 +41,20 @@ cross:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags $(TAGS) -ldflags '-s -w $(LDFLAGS)' -o bin/linux_arm64/rackwatch-edge $(EDGE)
 	@ls -l bin/linux_arm/rackwatch-edge bin/linux_arm64/rackwatch-edge
 
+package:
+	rm -rf $(DIST)/.build $(DIST)/rackwatch-edge_*.deb
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -tags $(TAGS) -ldflags '-s -w $(LDFLAGS)' -o $(DIST)/.build/amd64/rackwatch-edge $(EDGE)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags $(TAGS) -ldflags '-s -w $(LDFLAGS)' -o $(DIST)/.build/arm64/rackwatch-edge $(EDGE)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -tags $(TAGS) -ldflags '-s -w $(LDFLAGS)' -o $(DIST)/.build/armhf/rackwatch-edge $(EDGE)
+	$(GO) run ./deploy/debian/mkdeb -describe '$(VERSION)' -version '$(DEB_VERSION)' -epoch '$(SOURCE_DATE_EPOCH)' \
+		-maintainer '$(DEB_MAINTAINER)' -out $(DIST) -modcache "$$($(GO) env GOMODCACHE)" -goroot "$$($(GO) env GOROOT)" \
+		amd64=$(DIST)/.build/amd64/rackwatch-edge arm64=$(DIST)/.build/arm64/rackwatch-edge armhf=$(DIST)/.build/armhf/rackwatch-edge
+	rm -rf $(DIST)/.build
+	@ls -l $(DIST)/rackwatch-edge_*.deb
+
 # rig installs (on Debian/Ubuntu as root) and builds the real components the
 # integration tests start: Mosquitto, HAProxy, snmpd, snmptrapd, snmpsim,
-# smitools and InfluxDB 1.8.10.
+# smitools, Chromium (headless, for the status page) and InfluxDB 1.8.10.
 rig:
 	bash deploy/testrig/provision.sh
 
@@ -44,8 +64,17 @@ test: lint cross rig
 test-long: rig
 	$(GO) test -run '^$$' -fuzz '^FuzzParseStat$$' -fuzztime 5m ./collector/haproxy
 
-demo: rig
-	$(GO) test -count=1 -v -run '^TestClosedLoop' ./collector/e2e
+# The demo needs only Go: it embeds the broker, emulates the racks, and uses
+# HAProxy when it is installed and a built-in balancer otherwise.
+demo:
+	$(GO) run -tags $(TAGS) $(COLL) demo $(DEMO_FLAGS)
+
+# The closed loop under load: HAProxy over the emulated nodes, a ramp to the
+# machine's saturation point, one node heated half-way, with rackwatch and
+# with HAProxy alone. Logs the table of docs/performance.md and writes its
+# plot, docs/bench-loop.svg.
+bench-loop: rig
+	RACKWATCH_BENCH_OUT=$(CURDIR)/docs $(GO) test -tags $(TAGS) -run '^$$' -bench '^BenchmarkLoop$$' -benchtime 1x -timeout 20m -v ./collector/demo
 
 bench: rig
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . -benchmem -timeout 30m ./...
@@ -61,4 +90,4 @@ generate:
 	PATH="$(TOOLS):$$PATH" $(GO) generate ./...
 
 clean:
-	rm -rf bin .cache
+	rm -rf bin .cache dist

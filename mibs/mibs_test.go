@@ -301,6 +301,41 @@ func TestConstantsMatchMIB(t *testing.T) {
 	}
 }
 
+// objectsRE is the OBJECTS clause of a NOTIFICATION-TYPE.
+var objectsRE = regexp.MustCompile(`(?s)\b([a-z][A-Za-z0-9-]*)\s+NOTIFICATION-TYPE\s+OBJECTS\s*\{([^}]*)\}`)
+
+// TestNotificationObjectsMatchMIB checks NotificationObjects, the varbinds a
+// sender puts in each notification, against the OBJECTS clauses.
+func TestNotificationObjectsMatchMIB(t *testing.T) {
+	m, err := parseMIB(RackwatchMIB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, g := range objectsRE.FindAllStringSubmatch(stripMIB(RackwatchMIB), -1) {
+		name := g[1]
+		var want []string
+		for _, obj := range strings.Split(g[2], ",") {
+			want = append(want, m.oids[strings.TrimSpace(obj)])
+		}
+		oid := m.oids[name]
+		seen[oid] = true
+		if got, ok := NotificationObjects[oid]; !ok {
+			t.Errorf("NotificationObjects has no entry for %s (%s)", name, oid)
+		} else if !slices.Equal(got, want) {
+			t.Errorf("NotificationObjects[%s] = %v, the MIB's OBJECTS clause is %v", name, got, want)
+		}
+	}
+	for oid := range NotificationObjects {
+		if !seen[oid] {
+			t.Errorf("NotificationObjects has %s, which is no notification with OBJECTS in the MIB", oid)
+		}
+	}
+	if len(seen) == 0 {
+		t.Error("no NOTIFICATION-TYPE with an OBJECTS clause found in the MIB")
+	}
+}
+
 func TestEmbeddedMIBIsTheFile(t *testing.T) {
 	b, err := os.ReadFile("RACKWATCH-MIB.txt")
 	if err != nil {
@@ -379,7 +414,7 @@ func TestSmilint(t *testing.T) {
 // run that silently checks nothing (smilint missing its base modules, or its
 // output format changing) cannot pass for a clean MIB.
 func TestSmilintCatchesErrors(t *testing.T) {
-	broken := bytes.Replace(RackwatchMIB, []byte("    Unsigned32, enterprises\n"), []byte("    enterprises\n"), 1)
+	broken := bytes.Replace(RackwatchMIB, []byte(" Unsigned32, Gauge32,"), []byte(" Gauge32,"), 1)
 	if bytes.Equal(broken, RackwatchMIB) {
 		t.Fatal("the import of Unsigned32 was not found in RACKWATCH-MIB.txt")
 	}

@@ -15,8 +15,16 @@ const (
 	EnterpriseOID    = "1.3.6.1.4.1.32473"  // rackwatchMIB
 	NotificationsOID = EnterpriseOID + ".0" // rackwatchNotifications
 
-	NodeDrainedOID  = NotificationsOID + ".1" // rwNodeDrained
-	NodeRestoredOID = NotificationsOID + ".2" // rwNodeRestored
+	NodeDrainedOID         = NotificationsOID + ".1"  // rwNodeDrained
+	NodeRestoredOID        = NotificationsOID + ".2"  // rwNodeRestored
+	NodeShedOID            = NotificationsOID + ".3"  // rwNodeShed
+	NodeThrottlingOID      = NotificationsOID + ".4"  // rwNodeThrottling
+	LinkErrorsDegradingOID = NotificationsOID + ".5"  // rwLinkErrorsDegrading
+	RackCoolingAlarmOID    = NotificationsOID + ".6"  // rwRackCoolingAlarm
+	SensorFaultOID         = NotificationsOID + ".7"  // rwSensorFault
+	EdgeOfflineOID         = NotificationsOID + ".8"  // rwEdgeOffline
+	EdgeOnlineOID          = NotificationsOID + ".9"  // rwEdgeOnline
+	ActionRolledBackOID    = NotificationsOID + ".10" // rwActionRolledBack
 
 	AlertIDOID    = EnterpriseOID + ".1.1.1" // rwAlertId
 	AlertStateOID = EnterpriseOID + ".1.1.2" // rwAlertState
@@ -25,11 +33,23 @@ const (
 	RackOID       = EnterpriseOID + ".1.1.5" // rwRack
 	EvidenceOID   = EnterpriseOID + ".1.1.6" // rwEvidence
 	ActionOID     = EnterpriseOID + ".1.1.7" // rwAction
+	EdgeOID       = EnterpriseOID + ".1.1.8" // rwEdge
+	SensorOID     = EnterpriseOID + ".1.1.9" // rwSensor
+
+	// Evidence values, in the fixed-point units of their UNITS clauses.
+	CPUTemperatureOID   = EnterpriseOID + ".1.2.1" // rwCpuTemperature
+	InletTemperatureOID = EnterpriseOID + ".1.2.2" // rwInletTemperature
+	ThrottleRateOID     = EnterpriseOID + ".1.2.3" // rwThrottleRate
+	FCSErrorRateOID     = EnterpriseOID + ".1.2.4" // rwFcsErrorRate
+	CarrierFlapsOID     = EnterpriseOID + ".1.2.5" // rwCarrierFlaps
+	KernelEventsOID     = EnterpriseOID + ".1.2.6" // rwKernelEvents
+	LatencyOID          = EnterpriseOID + ".1.2.7" // rwLatency
+	HotNodesOID         = EnterpriseOID + ".1.2.8" // rwHotNodes
 )
 
 // MaxAdminString is the largest number of octets an SnmpAdminString
 // (SNMP-FRAMEWORK-MIB, RFC 3411) holds: rwNode, rwRack, rwEvidence and
-// rwAction must be cut to this length.
+// rwAction, rwEdge and rwSensor must be cut to this length.
 const MaxAdminString = 255
 
 // AlertState is the value of rwAlertState.
@@ -78,4 +98,24 @@ func (s Severity) String() string {
 		return "warning"
 	}
 	return "unknown"
+}
+
+// base is the head of every notification's OBJECTS clause.
+var base = []string{AlertIDOID, AlertStateOID, SeverityOID, NodeOID, RackOID, EvidenceOID, ActionOID}
+
+// NotificationObjects lists, for each notification OID, the objects of its
+// OBJECTS clause in order: a notification carries their instances in that
+// order, after sysUpTime.0 and snmpTrapOID.0 (RFC 3416, section 4.2.6). A
+// test checks it against the MIB.
+var NotificationObjects = map[string][]string{
+	NodeDrainedOID:         base,
+	NodeRestoredOID:        base,
+	NodeShedOID:            base,
+	NodeThrottlingOID:      append(base[:len(base):len(base)], ThrottleRateOID),
+	LinkErrorsDegradingOID: base,
+	RackCoolingAlarmOID:    append(base[:len(base):len(base)], HotNodesOID),
+	SensorFaultOID:         append(base[:len(base):len(base)], EdgeOID, SensorOID),
+	EdgeOfflineOID:         append(base[:len(base):len(base)], EdgeOID),
+	EdgeOnlineOID:          append(base[:len(base):len(base)], EdgeOID),
+	ActionRolledBackOID:    base,
 }

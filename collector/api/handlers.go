@@ -65,6 +65,14 @@ func (s *Server) routes() http.Handler {
 		http.MethodGet: s.getSwitch(func(sw Switches) bool { return sw.DryRun }),
 		http.MethodPut: s.auth("dry-run", s.putSwitch(s.opts.Controller.SetDryRun)),
 	})
+	if m := s.opts.Metrics; m != nil {
+		route("/metrics", map[string]http.HandlerFunc{http.MethodGet: m.ServeHTTP})
+	}
+	if p := s.opts.Page; p != nil {
+		for _, path := range []string{"/{$}", "/assets/", "/api/v1/events"} {
+			route(path, map[string]http.HandlerFunc{http.MethodGet: p.ServeHTTP})
+		}
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s", r.URL.Path))
 	})

@@ -14,7 +14,7 @@ import (
 
 // DefaultAddr is where the API listens unless configured: loopback only,
 // because reads are not authenticated.
-const DefaultAddr = "127.0.0.1:9470"
+const DefaultAddr = "127.0.0.1:8080"
 
 // Opts configure a Server.
 type Opts struct {
@@ -29,6 +29,13 @@ type Opts struct {
 	Logger *slog.Logger
 	// Now is the clock for relative times in queries (since=15m).
 	Now func() time.Time
+	// Metrics, if set, is served at GET /metrics (the Prometheus
+	// exposition), unauthenticated like the other reads.
+	Metrics http.Handler
+	// Page, if set, is the web status page (package statuspage): served
+	// at GET /, /assets/ and /api/v1/events, unauthenticated like the
+	// other reads.
+	Page http.Handler
 }
 
 // Server is the HTTP API.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -78,6 +79,34 @@ type Counters struct {
 	Retries   uint64 // publish attempts repeated because the broker was away
 	Queued    int    // events waiting for MQTT now
 	History   int    // decisions held in memory now
+	// Decisions counts the decisions recorded by action and outcome.
+	Decisions map[Kind]uint64
+}
+
+// Kind sorts decisions for counting. Both fields come from fixed sets,
+// so the counts stay small whatever the engine or the API is asked.
+type Kind struct {
+	Action decide.Action
+	// Outcome is OutcomeTaken, OutcomeWithheld or OutcomeDryRun.
+	Outcome string
+}
+
+// Outcomes of a decision.
+const (
+	OutcomeTaken    = "taken"    // carried out
+	OutcomeWithheld = "withheld" // the safety budget, a switch or the load balancer stopped it
+	OutcomeDryRun   = "dry_run"  // recorded in shadow mode only
+)
+
+// KindOf returns how d is counted.
+func KindOf(d decide.Decision) Kind {
+	switch {
+	case !d.Taken:
+		return Kind{d.Action, OutcomeWithheld}
+	case d.DryRun:
+		return Kind{d.Action, OutcomeDryRun}
+	}
+	return Kind{d.Action, OutcomeTaken}
 }
 
 type event struct {
@@ -90,10 +119,11 @@ type Recorder struct {
 	log   *slog.Logger
 	queue chan event
 
-	mu   sync.Mutex
-	ring []decide.Decision // ring buffer of the newest decisions
-	next int               // where the next decision goes
-	full bool
+	mu    sync.Mutex
+	ring  []decide.Decision // ring buffer of the newest decisions
+	next  int               // where the next decision goes
+	full  bool
+	kinds map[Kind]uint64 // decisions recorded, by kind
 
 	running                              atomic.Bool
 	recorded, published, dropped, failed atomic.Uint64
@@ -163,6 +193,10 @@ func (r *Recorder) Record(d decide.Decision) {
 	r.logDecision(d)
 
 	r.mu.Lock()
+	if r.kinds == nil {
+		r.kinds = map[Kind]uint64{}
+	}
+	r.kinds[KindOf(d)]++
 	r.ring[r.next] = d
 	r.next++
 	if r.next == len(r.ring) {
@@ -293,6 +327,7 @@ func (r *Recorder) Counters() Counters {
 	if r.full {
 		c.History = len(r.ring)
 	}
+	c.Decisions = maps.Clone(r.kinds)
 	r.mu.Unlock()
 	return c
 }

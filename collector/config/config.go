@@ -5,12 +5,16 @@
 package config
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"time"
 
+	"github.com/rackwatch/rackwatch/collector/broker"
 	"github.com/rackwatch/rackwatch/collector/decide"
+	"github.com/rackwatch/rackwatch/collector/snmpnotify"
 	"github.com/rackwatch/rackwatch/edge/configfile"
 	"github.com/rackwatch/rackwatch/edge/sparkplug"
 )
@@ -34,6 +38,7 @@ type Config struct {
 	API         API         `yaml:"api"`
 	Webhook     *Webhook    `yaml:"webhook"`
 	InfluxDB    *InfluxDB   `yaml:"influxdb"`
+	SNMPNotify  *SNMPNotify `yaml:"snmp_notify"`
 	Log         LogConfig   `yaml:"log"`
 
 	file *configfile.File
@@ -64,7 +69,12 @@ type Correlation struct {
 
 // MQTT configures the broker connection and the primary host identity.
 type MQTT struct {
-	Broker   string            `yaml:"broker"`
+	// Broker is the URL of an external broker. Empty runs the embedded
+	// broker (collector/broker) on Listen instead.
+	Broker string `yaml:"broker"`
+	// Listen is the embedded broker's loopback "host:port"; empty means
+	// broker.DefaultAddr.
+	Listen   string            `yaml:"listen"`
 	ClientID string            `yaml:"client_id"`
 	Username string            `yaml:"username"`
 	Password configfile.Secret `yaml:"password"`
@@ -203,6 +213,48 @@ type InfluxDB struct {
 	Password        configfile.Secret `yaml:"password"`
 }
 
+// SNMPNotify sends alerts to network management stations as SNMP
+// notifications of RACKWATCH-MIB (mibs/README.md).
+type SNMPNotify struct {
+	Targets []SNMPTarget `yaml:"targets"`
+}
+
+// SNMPTarget is one management station.
+type SNMPTarget struct {
+	Name    string `yaml:"name"`
+	Address string `yaml:"address"`
+	// Version is v2c (traps, or INFORMs with inform: true) or v3 (INFORMs).
+	Version   string            `yaml:"version"`
+	Inform    bool              `yaml:"inform"`
+	Community configfile.Secret `yaml:"community"`
+	// SNMPv3 USM.
+	User           string            `yaml:"user"`
+	AuthProtocol   string            `yaml:"auth_protocol"`
+	AuthPassphrase configfile.Secret `yaml:"auth_passphrase"`
+	PrivProtocol   string            `yaml:"priv_protocol"`
+	PrivPassphrase configfile.Secret `yaml:"priv_passphrase"`
+	// Timeout is one INFORM attempt's wait for the acknowledgement, and
+	// Retries the attempts after the first (absent: 2; 0: none).
+	Timeout time.Duration `yaml:"timeout"`
+	Retries *int          `yaml:"retries"`
+	// Queue bounds the notifications waiting for the target.
+	Queue int `yaml:"queue"`
+}
+
+// Target returns the sender's settings of t.
+func (t SNMPTarget) Target() snmpnotify.Target {
+	retries := -1 // snmpnotify: negative is none, 0 its default
+	switch {
+	case t.Retries == nil:
+		retries = 0
+	case *t.Retries > 0:
+		retries = *t.Retries
+	}
+	return snmpnotify.Target{Name: t.Name, Address: t.Address, Version: t.Version, Inform: t.Inform,
+		Community: string(t.Community), User: t.User, AuthProtocol: t.AuthProtocol, AuthPassphrase: string(t.AuthPassphrase),
+		PrivProtocol: t.PrivProtocol, PrivPassphrase: string(t.PrivPassphrase), Timeout: t.Timeout, Retries: retries, Queue: t.Queue}
+}
+
 // LogConfig sets the log level: debug, info, warn or error.
 type LogConfig struct {
 	Level string `yaml:"level"`
@@ -212,8 +264,8 @@ type LogConfig struct {
 func Default() Config {
 	return Config{
 		StateDir:    "/var/lib/rackwatch",
-		API:         API{Listen: "127.0.0.1:9470"},
-		MQTT:        MQTT{Broker: "tcp://127.0.0.1:1883", Group: "site1", HostID: "rackwatch-collector"},
+		API:         API{Listen: "127.0.0.1:8080"},
+		MQTT:        MQTT{Group: "site1", HostID: "rackwatch-collector"},
 		Correlation: Correlation{Window: time.Minute, Baseline: 30 * time.Minute},
 		Policy:      Policy{Tick: time.Second},
 		Log:         LogConfig{Level: "info"},
@@ -246,8 +298,17 @@ func Load(path string) (*Config, error) {
 // Validate fills per-item defaults and checks every rule.
 func (c *Config) Validate(f *configfile.File) error {
 	var errs configfile.Errors
-	if u, err := url.Parse(c.MQTT.Broker); err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "ws", "wss"}, u.Scheme) {
-		errs.Add(f.Errorf("mqtt.broker", "%q is not a broker URL such as tcp://broker:1883", c.MQTT.Broker))
+	switch {
+	case c.MQTT.Broker == "":
+		if err := broker.CheckAddr(cmp.Or(c.MQTT.Listen, broker.DefaultAddr)); err != nil {
+			errs.Add(f.Errorf("mqtt.listen", "%v", err))
+		}
+	case c.MQTT.Listen != "":
+		errs.Add(f.Errorf("mqtt.listen", "is the embedded broker's address, which runs only when mqtt.broker is empty"))
+	default:
+		if u, err := url.Parse(c.MQTT.Broker); err != nil || u.Host == "" || !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "ws", "wss"}, u.Scheme) {
+			errs.Add(f.Errorf("mqtt.broker", "%q is not a broker URL such as tcp://broker:1883", c.MQTT.Broker))
+		}
 	}
 	if _, err := configfile.TLSConfig(c.MQTT.CAFile); err != nil {
 		errs.Add(f.Errorf("mqtt.ca_file", "%v", err))
@@ -374,8 +435,48 @@ func (c *Config) Validate(f *configfile.File) error {
 			errs.Add(f.Errorf("influxdb.database", "required"))
 		}
 	}
+	if c.SNMPNotify != nil {
+		c.validateSNMPNotify(f, &errs)
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		errs.Add(f.Errorf("log.level", "must be debug, info, warn or error"))
 	}
 	return errs.Err()
+}
+
+// validateSNMPNotify checks the SNMP notification targets, naming the key
+// of each problem.
+func (c *Config) validateSNMPNotify(f *configfile.File, errs *configfile.Errors) {
+	if len(c.SNMPNotify.Targets) == 0 {
+		errs.Add(f.Errorf("snmp_notify.targets", "at least one target is required"))
+	}
+	names := map[string]bool{}
+	for i, t := range c.SNMPNotify.Targets {
+		key := fmt.Sprintf("snmp_notify.targets[%d]", i)
+		name := t.Name
+		if name == "" {
+			name = t.Address
+		}
+		if names[name] {
+			errs.Add(f.Errorf(key+".name", "%q is used by another target", name))
+		}
+		names[name] = true
+		if t.Retries != nil && (*t.Retries < 0 || *t.Retries > 10) {
+			errs.Add(f.Errorf(key+".retries", "must be 0 to 10"))
+		}
+		if t.Timeout != 0 && (t.Timeout < 10*time.Millisecond || t.Timeout > time.Minute) {
+			errs.Add(f.Errorf(key+".timeout", "must be between 10ms and 1m"))
+		}
+		if t.Queue < 0 || t.Queue > 100000 {
+			errs.Add(f.Errorf(key+".queue", "must be 0 (the default) to 100000"))
+		}
+		if err := snmpnotify.CheckTarget(t.Target()); err != nil {
+			var fe *snmpnotify.FieldError
+			if errors.As(err, &fe) {
+				errs.Add(f.Errorf(key+"."+fe.Field, "%v", fe.Err))
+			} else {
+				errs.Add(f.Errorf(key, "%v", err))
+			}
+		}
+	}
 }

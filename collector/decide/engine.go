@@ -52,6 +52,7 @@ type Engine struct {
 	dryRun    bool
 	actions   []time.Time // escalations within the last hour
 	rackAlarm map[string]bool
+	sigAlarm  map[string]map[string]bool // SignalAlarms' state by node and alarm
 }
 
 // New returns an engine with policy p (after WithDefaults).

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -224,7 +223,7 @@ func waitStatus(t *testing.T, lb *haproxy.Client, server, want string, timeout t
 // real HAProxy, a BMC per node served by net-snmp, a switch replayed by
 // snmpsim, Mosquitto, and the real edge and collector binaries.
 type loop struct {
-	broker    *testrig.Mosquitto
+	brokerURL string
 	lbProc    *testrig.HAProxy
 	lb        *haproxy.Client
 	nodes     []*apiNode
@@ -264,13 +263,22 @@ type loopOpts struct {
 	// edge on the node (named like the node), as in a deployment where
 	// HAProxy's runtime changes would be overridden by the agent.
 	agentChecked []int
+	// embeddedBroker runs the collector's own MQTT broker instead of
+	// Mosquitto: the edges connect to the collector.
+	embeddedBroker bool
 }
 
 func newLoop(t *testing.T) *loop { return newLoopWith(t, loopOpts{}) }
 
 func newLoopWith(t *testing.T, opts loopOpts) *loop {
-	l := &loop{broker: testrig.StartMosquitto(t, nil), token: "e2e-token-0123456789abcdef",
-		hostEdges: map[int]*proc{}, agentPorts: map[int]int{}}
+	l := &loop{token: "e2e-token-0123456789abcdef", hostEdges: map[int]*proc{}, agentPorts: map[int]int{}}
+	collMQTT := "listen: " + testrig.FreeAddr(t)
+	if opts.embeddedBroker {
+		l.brokerURL = "tcp://" + strings.TrimPrefix(collMQTT, "listen: ")
+	} else {
+		l.brokerURL = testrig.StartMosquitto(t, nil).URL
+		collMQTT = "broker: " + l.brokerURL
+	}
 	l.nodes = []*apiNode{newAPINode(t), newAPINode(t), newAPINode(t)}
 	// The host edges start first: each binds its responder's port, which
 	// HAProxy's configuration names, before the rig probes for more ports.
@@ -316,7 +324,7 @@ i2c:
 snmp:
 %slog:
   level: debug
-`, t.TempDir(), l.broker.URL, snmp.String()))
+`, t.TempDir(), l.brokerURL, snmp.String()))
 
 	var inv strings.Builder
 	for i := range l.nodes {
@@ -326,17 +334,12 @@ snmp:
 		}
 		fmt.Fprintf(&inv, "  - {name: node%d, rack: r1, edge: rack1, bmc: node%d-bmc, %slb: [{haproxy: lb1, backend: api, server: s%d}]}\n", i+1, i+1, agent, i+1)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.apiAddr = ln.Addr().String()
-	ln.Close()
+	l.apiAddr = testrig.FreeAddr(t)
 	tokens := writeConfig(t, "tokens", "ops:"+l.token+"\n")
 	l.collCfg = writeConfig(t, "collector.yaml", fmt.Sprintf(`version: 1
 state_dir: %s
 mqtt:
-  broker: %s
+  %s
   group: site1
   host_id: rackwatch-collector
 api: {listen: %s, tokens_file: %s}
@@ -344,7 +347,7 @@ haproxy:
   - {name: lb1, address: %s, period: 250ms}
 nodes:
 %scorrelation: {window: 5s, baseline: 60s}
-%s`, t.TempDir(), l.broker.URL, l.apiAddr, tokens, l.lbProc.Socket, inv.String(), e2ePolicy))
+%s`, t.TempDir(), collMQTT, l.apiAddr, tokens, l.lbProc.Socket, inv.String(), e2ePolicy))
 
 	for _, c := range [][]string{{"rackwatch-edge", edgeCfg}, {"rackwatch-collector", l.collCfg}} {
 		out, err := exec.Command(filepath.Join(bins, c[0]), "check-config", c[1]).CombinedOutput()
@@ -354,6 +357,7 @@ nodes:
 	}
 	l.collector = start(t, "rackwatch-collector", "-config", l.collCfg)
 	l.edge = start(t, "rackwatch-edge", "-config", edgeCfg)
+	var err error
 	if l.lb, err = haproxy.New(&haproxy.Opts{Name: "lb1", Addr: l.lbProc.Socket}); err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +421,20 @@ func (l *loop) decisions() []string {
 }
 
 func TestClosedLoopDrainsHotSlowNodeAndRestoresIt(t *testing.T) {
-	l := newLoop(t)
+	drainAndRestore(t, newLoop(t))
+}
+
+// With no broker configured, the collector runs its own: the same loop
+// must close through it.
+func TestClosedLoopOnTheEmbeddedBroker(t *testing.T) {
+	l := newLoopWith(t, loopOpts{embeddedBroker: true})
+	if want := `msg="embedded MQTT broker" url=` + l.brokerURL; !strings.Contains(l.collector.output(), want) {
+		t.Fatalf("the collector did not log %q:\n%s", want, l.collector.output())
+	}
+	drainAndRestore(t, l)
+}
+
+func drainAndRestore(t *testing.T, l *loop) {
 	nodes, bmcs, lb, collector := l.nodes, l.bmcs, l.lb, l.collector
 
 	// Heat node 2: its BMC reports 92 °C and its CPU throttles.

@@ -121,7 +121,7 @@ func TestRackWideHeatRaisesOneAlarm(t *testing.T) {
 func TestReloadAndRestartKeepTheDrain(t *testing.T) {
 	l := newLoop(t)
 	events := make(chan []byte, 64)
-	sub := paho.NewClient(paho.NewClientOptions().AddBroker(l.broker.URL).SetClientID("nms"))
+	sub := paho.NewClient(paho.NewClientOptions().AddBroker(l.brokerURL).SetClientID("nms"))
 	if tok := sub.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}

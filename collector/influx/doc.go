@@ -1,10 +1,11 @@
-// Package influx writes the collector's samples and drain decisions to
-// InfluxDB, for dashboards and for Grafana annotations.
+// Package influx writes what the collector knows to InfluxDB, for
+// dashboards and for Grafana annotations.
 //
-// It sits at the end of the collector's data flow: samples decoded from the
-// edges' Sparkplug B messages, and the decisions the collector takes on its
-// load balancer, are handed to a Sink, which batches them with
-// influxdb-client-go's non-blocking WriteAPI.
+// It sits at the end of the collector's data flow: the samples decoded from
+// the edges' Sparkplug B messages (WriteSample), each node's state after the
+// decision passes (WriteNode), the edges' births and deaths (WriteEdge) and
+// the decisions (WriteDecision) are handed to a Sink, which batches them
+// with influxdb-client-go's non-blocking WriteAPI.
 //
 // The target is InfluxDB 1.8 through its /api/v2/write compatibility
 // endpoint: the bucket is "database/retention-policy" (or just "database"
@@ -13,36 +14,24 @@
 //
 // # Schema
 //
-// A sample becomes one point: the measurement is the metric name, the tags
-// are the sample's labels plus "edge" and "device" (which win over labels of
-// the same name), and the single field "value" keeps the sample's kind:
-// float, integer or boolean. InfluxDB 1.8 has no unsigned integer type, so a
-// Uint (a counter) is written as a signed 64-bit integer; a counter above
-// 2^63-1 cannot be represented and is dropped and counted (Dropped), rather
-// than clamped or wrapped into a value a dashboard would misread. NaN and
-// infinite floats have no line-protocol form and are dropped the same way.
-//
-// A decision becomes a point of the measurement "rackwatch_decision" with
-// tags node, backend, server and action and fields reason (string) and
-// value (integer 1). The constant value lets a dashboard count or plot
-// decisions; the reason is the annotation text. In Grafana, an InfluxDB
-// annotation query such as
-//
-//	SELECT "reason" FROM "rackwatch_decision" WHERE $timeFilter
-//
-// with Text set to "reason" and Tags set to "node,action,server" shows each
-// drain and restore on the panels it applies to.
+// docs/influxdb.md describes every measurement, tag and field, with
+// example queries, the Grafana annotation query and retention advice. In
+// short: a sample is a point of the measurement named by its metric, tagged
+// with its labels plus edge and device, with one field "value" of the
+// sample's kind (float, integer or boolean; a counter above 2^63-1, NaN and
+// infinities have no InfluxDB 1.8 form and are dropped and counted);
+// rackwatch_node, rackwatch_edge and rackwatch_decision hold the
+// collector's own view.
 //
 // # Delivery
 //
-// WriteSample and WriteDecision never block. The client's WriteAPI hands a
-// full batch to a single writer goroutine and blocks its callers while that
-// goroutine is inside an HTTP request, so a Sink puts a bounded queue in
-// front of it: when the queue is full the point is dropped and counted.
-// Failed writes reported by the WriteAPI are counted (Errors) and logged at
-// most once per interval, and the last one is logged on Close. The client
-// retries retryable failures (connection errors, HTTP 429 and 5xx) from a
-// memory buffer; points are lost when that gives up or when the process
-// stops. Writes that InfluxDB rejects as a partial write (for example a
-// field type conflict) are dropped by the client without an error.
+// The Write methods never block: a bounded queue sits in front of the
+// WriteAPI, whose single writer goroutine blocks its callers while a
+// request is in flight, and what the queue cannot take is dropped and
+// counted. A batch that fails for a reason that may pass (no connection,
+// HTTP 429 or 5xx) is taken over, through the client's write-failed
+// callback, by the Sink's own bounded retry buffer, which retries it with
+// backoff and counts what it drops: the client's retry buffer discards
+// batches with only a log line and retries only when a new batch comes.
+// Stats returns the counters.
 package influx

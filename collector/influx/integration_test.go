@@ -3,6 +3,7 @@ package influx
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
@@ -156,5 +157,104 @@ func TestInfluxDBMissingDatabase(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(logs.String()), []byte(`database not found`)) {
 		t.Errorf("log does not carry InfluxDB's reason:\n%s", logs.String())
+	}
+}
+
+// TestInfluxDBDownThenBack stops influxd, writes fewer points than the
+// retry buffer holds, starts influxd again on the same port and reads
+// every point back.
+func TestInfluxDBDownThenBack(t *testing.T) {
+	influx := testrig.StartInfluxDB(t)
+	influx.CreateDatabase(t, "rackwatch")
+	s, err := New(&Opts{
+		URL: influx.URL, Database: "rackwatch", BatchSize: 100, FlushInterval: 10 * time.Millisecond,
+		RetryBuffer: 1000, RetryInterval: 50 * time.Millisecond, MaxRetryInterval: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	write := func(from, to int) {
+		for i := from; i < to; i++ {
+			s.WriteSample("edge-r12", "tmp102-48", sample.Sample{
+				Metric: sample.TemperatureCelsius, Labels: sample.L("sensor", "inlet"),
+				Value: sample.Float(20 + float64(i)/100), TS: t0.Add(time.Duration(i) * time.Second),
+			})
+		}
+	}
+	wait := func(what string, ok func(Stats) bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !ok(s.Stats()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 20s: %+v", what, s.Stats())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	write(0, 100)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rows := queryRows(t, influx, "rackwatch", `SELECT count("value") FROM "temperature_celsius"`)["temperature_celsius"]
+		if len(rows) == 1 && rows[0]["count"] == json.Number("100") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first 100 points not written after 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	influx.Stop()
+	// 950 points in batches of at most 100: within the bound of 1000.
+	write(100, 1050)
+	wait("all failed writes buffered", func(st Stats) bool { return st.RetryBuffered == 950 })
+	influx.Restart(t)
+	wait("buffer written", func(st Stats) bool { return st.RetryBuffered == 0 })
+	s.Close()
+	st := s.Stats()
+	if st.Accepted != 1050 || st.Dropped != 0 || st.RetryDropped != 0 || st.Retried != 950 || st.Errors == 0 {
+		t.Errorf("Stats() = %+v, want 1050 accepted, 950 retried, nothing dropped", st)
+	}
+	rows := queryRows(t, influx, "rackwatch", `SELECT count("value") FROM "temperature_celsius"`)
+	if got := rows["temperature_celsius"]; len(got) != 1 || got[0]["count"] != json.Number("1050") {
+		t.Errorf("count = %v, want 1050 points read back", got)
+	}
+}
+
+// TestInfluxDBDownBeyondBound writes more than the retry buffer holds while
+// influxd is down: what fit is written once it is back, the rest is
+// counted, and nothing else is lost.
+func TestInfluxDBDownBeyondBound(t *testing.T) {
+	influx := testrig.StartInfluxDB(t)
+	influx.CreateDatabase(t, "rackwatch")
+	s, err := New(&Opts{
+		URL: influx.URL, Database: "rackwatch", BatchSize: 100, FlushInterval: 10 * time.Millisecond,
+		RetryBuffer: 300, RetryInterval: 50 * time.Millisecond, MaxRetryInterval: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	influx.Stop()
+	for i := range 1000 {
+		s.WriteSample("e", "d", sample.Sample{Metric: "m", Value: sample.Int(int64(i)), TS: t0.Add(time.Duration(i) * time.Second)})
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for st := s.Stats(); st.RetryBuffered+int(st.RetryDropped) != 1000; st = s.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not all failed after 20s: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	influx.Restart(t)
+	s.Close()
+	st := s.Stats()
+	if st.Retried+st.RetryDropped != 1000 || st.RetryDropped < 700 || st.Retried == 0 {
+		t.Errorf("Stats() = %+v, want at most 300 retried and the rest counted as dropped", st)
+	}
+	rows := queryRows(t, influx, "rackwatch", `SELECT count("value") FROM "m"`)
+	if got := rows["m"]; len(got) != 1 || got[0]["count"] != json.Number(fmt.Sprint(st.Retried)) {
+		t.Errorf("count = %v, want the %d retried points", got, st.Retried)
 	}
 }

@@ -1,6 +1,8 @@
 package influx
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	http2 "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
+	lp "github.com/influxdata/line-protocol"
 
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
@@ -45,18 +48,37 @@ type Opts struct {
 	QueueSize int
 	// Timeout bounds one HTTP request to InfluxDB.
 	Timeout time.Duration
+	// Gzip compresses write requests: worth it on a slow link to InfluxDB,
+	// a cost in CPU on a fast one.
+	Gzip bool
+	// RetryBuffer bounds the points kept for retrying after a write failed
+	// for a reason that may pass (InfluxDB unreachable, HTTP 429 or 5xx).
+	// Beyond it the oldest batches are dropped and counted.
+	RetryBuffer int
+	// RetryInterval is the first wait before a retry; it doubles after
+	// each failed retry up to MaxRetryInterval.
+	RetryInterval, MaxRetryInterval time.Duration
 	// Logger receives write errors; nil discards them.
 	Logger *slog.Logger
 }
 
 // DefaultOpts holds the value of every Opts field left at zero.
 var DefaultOpts = Opts{
-	URL:           "http://127.0.0.1:8086",
-	Database:      "rackwatch",
-	BatchSize:     1000,
+	URL:      "http://127.0.0.1:8086",
+	Database: "rackwatch",
+	// InfluxDB 1.8 takes 5000 points a request about 25 % faster than
+	// 1000 (BenchmarkInfluxDBWrite, docs/performance.md); larger batches
+	// are faster still but make every request and retry larger.
+	BatchSize:     5000,
 	FlushInterval: time.Second,
 	QueueSize:     10000,
 	Timeout:       10 * time.Second,
+	// About 10 MB of line protocol (a point is about 100 bytes): 16
+	// minutes of an outage at 100 points/s, enough for an InfluxDB restart
+	// or upgrade at a site of a few racks.
+	RetryBuffer:      100000,
+	RetryInterval:    time.Second,
+	MaxRetryInterval: 30 * time.Second,
 }
 
 // String describes o without its password.
@@ -65,8 +87,9 @@ func (o Opts) String() string {
 	if o.Password != "" {
 		pw = "<secret>"
 	}
-	return fmt.Sprintf("{URL:%s Database:%s RetentionPolicy:%s Username:%s Password:%s BatchSize:%d FlushInterval:%s QueueSize:%d Timeout:%s}",
-		o.URL, o.Database, o.RetentionPolicy, o.Username, pw, o.BatchSize, o.FlushInterval, o.QueueSize, o.Timeout)
+	return fmt.Sprintf("{URL:%s Database:%s RetentionPolicy:%s Username:%s Password:%s BatchSize:%d FlushInterval:%s QueueSize:%d Timeout:%s Gzip:%t RetryBuffer:%d RetryInterval:%s MaxRetryInterval:%s}",
+		o.URL, o.Database, o.RetentionPolicy, o.Username, pw, o.BatchSize, o.FlushInterval, o.QueueSize, o.Timeout,
+		o.Gzip, o.RetryBuffer, o.RetryInterval, o.MaxRetryInterval)
 }
 
 // withDefaults returns a copy of o (which may be nil) with zero fields set
@@ -95,6 +118,15 @@ func (o *Opts) withDefaults() (Opts, error) {
 	if c.Timeout == 0 {
 		c.Timeout = d.Timeout
 	}
+	if c.RetryBuffer == 0 {
+		c.RetryBuffer = d.RetryBuffer
+	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = d.RetryInterval
+	}
+	if c.MaxRetryInterval == 0 {
+		c.MaxRetryInterval = max(d.MaxRetryInterval, c.RetryInterval)
+	}
 
 	u, err := url.Parse(c.URL)
 	if err != nil {
@@ -120,14 +152,20 @@ func (o *Opts) withDefaults() (Opts, error) {
 	if c.Timeout < time.Second {
 		return c, fmt.Errorf("influx: timeout %s: want at least 1s", c.Timeout)
 	}
+	if c.RetryBuffer < 0 {
+		return c, fmt.Errorf("influx: retry buffer %d: want a positive size", c.RetryBuffer)
+	}
+	if c.RetryInterval < time.Millisecond || c.MaxRetryInterval < c.RetryInterval {
+		return c, fmt.Errorf("influx: retry interval %s up to %s: want at least 1ms, and a maximum no less", c.RetryInterval, c.MaxRetryInterval)
+	}
 	return c, nil
 }
 
 // Decision is a drain or restore decision the collector took.
 type Decision struct {
 	TS time.Time
-	// Node is the node the decision concerns.
-	Node string
+	// Node is the node the decision concerns, Rack its rack.
+	Node, Rack string
 	// Backend and Server name the load-balancer entry acted on.
 	Backend, Server string
 	// Action is what was done, such as "drain" or "ready".
@@ -140,25 +178,33 @@ type Decision struct {
 // is down, every batch fails.
 const errorLogInterval = 10 * time.Second
 
-// Sink writes samples and decisions to InfluxDB. Its methods are safe for
-// concurrent use.
+// Sink writes samples, node states, edge births and deaths and decisions
+// to InfluxDB. Its methods are safe for concurrent use.
 type Sink struct {
-	client influxdb2.Client
-	wapi   api.WriteAPI
-	log    *slog.Logger
-	now    func() time.Time
+	o        Opts
+	client   influxdb2.Client
+	wapi     api.WriteAPI
+	blocking api.WriteAPIBlocking // for retries, which must know the outcome
+	log      *slog.Logger
+	now      func() time.Time
 
 	mu     sync.RWMutex // guards closed against the close of queue
 	closed bool
 	queue  chan *write.Point
 
-	pumpDone chan struct{}
-	errsDone chan struct{}
+	retry       retryBuffer
+	stopRetries context.CancelFunc
+	pumpDone    chan struct{}
+	errsDone    chan struct{}
+	retryDone   chan struct{}
 
-	errors  atomic.Uint64
-	dropped atomic.Uint64
+	accepted     atomic.Uint64
+	dropped      atomic.Uint64
+	errors       atomic.Uint64
+	retried      atomic.Uint64
+	retryDropped atomic.Uint64
 
-	// Owned by the error goroutine until errsDone is closed.
+	logMu         sync.Mutex // guards the fields below: errors come from two goroutines
 	lastErr       error
 	lastErrLogged bool
 	lastLog       time.Time
@@ -184,7 +230,8 @@ func newSink(opts *Opts, now func() time.Time) (*Sink, error) {
 	co := influxdb2.DefaultOptions().
 		SetBatchSize(o.BatchSize).
 		SetFlushInterval(uint(o.FlushInterval / time.Millisecond)).
-		SetHTTPRequestTimeout(uint(o.Timeout / time.Second))
+		SetHTTPRequestTimeout(uint(o.Timeout / time.Second)).
+		SetUseGZip(o.Gzip)
 	token := ""
 	if o.Username != "" {
 		token = o.Username + ":" + o.Password
@@ -197,28 +244,57 @@ func newSink(opts *Opts, now func() time.Time) (*Sink, error) {
 	// InfluxDB 1.8 ignores the organisation.
 	wapi := client.WriteAPI("", bucket)
 
+	ctx, cancel := context.WithCancel(context.Background())
 	s := &Sink{
-		client:   client,
-		wapi:     wapi,
-		log:      log,
-		now:      now,
-		queue:    make(chan *write.Point, o.QueueSize),
-		pumpDone: make(chan struct{}),
-		errsDone: make(chan struct{}),
+		o:           o,
+		client:      client,
+		wapi:        wapi,
+		blocking:    client.WriteAPIBlocking("", bucket),
+		log:         log,
+		now:         now,
+		queue:       make(chan *write.Point, o.QueueSize),
+		retry:       retryBuffer{limit: o.RetryBuffer, wake: make(chan struct{}, 1)},
+		stopRetries: cancel,
+		pumpDone:    make(chan struct{}),
+		errsDone:    make(chan struct{}),
+		retryDone:   make(chan struct{}),
 	}
+	// The client's own retry buffer loses points without telling: a batch
+	// evicted when it is full, or expired after MaxRetryTime, is only
+	// logged, and it retries only when a new batch comes. So every batch
+	// that failed for a reason that may pass is taken over here, where
+	// the bound is counted, and the client is told to let it go.
+	wapi.SetWriteFailedCallback(func(batch string, _ http2.Error, _ uint) bool {
+		s.keep(batch)
+		return false
+	})
 	// Errors must be subscribed to before the first write.
 	errs := wapi.Errors()
 	go s.watchErrors(errs)
 	go s.pump()
+	go s.retryLoop(ctx)
 	return s, nil
 }
 
 // pump feeds queued points to the WriteAPI, which may block it while a
-// batch is being sent; the queue absorbs that.
+// batch is being sent; the queue absorbs that. It encodes the points
+// itself with one encoder: WritePoint would build a new one for every
+// point, half of the writer's allocations.
 func (s *Sink) pump() {
 	defer close(s.pumpDone)
+	var buf bytes.Buffer
+	enc := lp.NewEncoder(&buf)
+	enc.FailOnFieldErr(true)
 	for p := range s.queue {
-		s.wapi.WritePoint(p)
+		buf.Reset()
+		if _, err := enc.Encode(p); err != nil {
+			// Only a point without a name or fields gets here, which
+			// the Sink never builds.
+			s.dropped.Add(1)
+			continue
+		}
+		// WriteRecord ends the line itself.
+		s.wapi.WriteRecord(string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))))
 	}
 }
 
@@ -227,17 +303,25 @@ func (s *Sink) pump() {
 func (s *Sink) watchErrors(errs <-chan error) {
 	defer close(s.errsDone)
 	for err := range errs {
-		err = explain(err)
-		n := s.errors.Add(1)
-		s.lastErr, s.lastErrLogged = err, false
-		t := s.now()
-		if !s.lastLog.IsZero() && t.Sub(s.lastLog) < errorLogInterval {
-			s.suppressed++
-			continue
-		}
-		s.log.Warn("influx: write failed", "err", err, "errors_total", n, "suppressed", s.suppressed)
-		s.lastLog, s.lastErrLogged, s.suppressed = t, true, 0
+		s.failed(err)
 	}
+}
+
+// failed counts a failed write request and logs it, at most once per
+// errorLogInterval: while InfluxDB is down, every request fails.
+func (s *Sink) failed(err error) {
+	err = explain(err)
+	n := s.errors.Add(1)
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	s.lastErr, s.lastErrLogged = err, false
+	t := s.now()
+	if !s.lastLog.IsZero() && t.Sub(s.lastLog) < errorLogInterval {
+		s.suppressed++
+		return
+	}
+	s.log.Warn("influx: write failed", "err", err, "retry_buffer_points", s.retry.len(), "errors_total", n, "suppressed", s.suppressed)
+	s.lastLog, s.lastErrLogged, s.suppressed = t, true, 0
 }
 
 // explain adds InfluxDB 1.8's error text to err. 1.8 answers a failed
@@ -266,6 +350,7 @@ func (s *Sink) enqueue(p *write.Point) {
 	}
 	select {
 	case s.queue <- p:
+		s.accepted.Add(1)
 	default:
 		s.dropped.Add(1)
 	}
@@ -334,6 +419,7 @@ func (s *Sink) decisionPoint(d Decision) *write.Point {
 		AddTag("action", d.Action).
 		AddTag("backend", d.Backend).
 		AddTag("node", d.Node).
+		AddTag("rack", d.Rack).
 		AddTag("server", d.Server).
 		AddField("reason", d.Reason).
 		AddField("value", int64(1)).
@@ -348,18 +434,51 @@ func (s *Sink) timestamp(t time.Time) time.Time {
 	return t
 }
 
-// Errors returns the number of failed writes the client reported.
+// Stats are a Sink's counters, in points unless said otherwise.
+type Stats struct {
+	// Accepted counts the points taken into the queue for the writer.
+	Accepted uint64
+	// Dropped counts the points never handed to the writer: the queue was
+	// full, the Sink was closed, or the value cannot be stored in InfluxDB
+	// 1.8 (NaN, infinity, a counter above 2^63-1).
+	Dropped uint64
+	// Errors counts failed write requests, retries included.
+	Errors uint64
+	// RetryBuffered is the number of points waiting to be retried now.
+	RetryBuffered int
+	// Retried counts the points InfluxDB accepted on a retry.
+	Retried uint64
+	// RetryDropped counts the points given up after a failed write: beyond
+	// the retry buffer's bound, refused by InfluxDB on a retry, or still
+	// waiting when the Sink was closed.
+	RetryDropped uint64
+}
+
+// Stats returns the Sink's counters.
+func (s *Sink) Stats() Stats {
+	return Stats{
+		Accepted:      s.accepted.Load(),
+		Dropped:       s.dropped.Load(),
+		Errors:        s.errors.Load(),
+		RetryBuffered: s.retry.len(),
+		Retried:       s.retried.Load(),
+		RetryDropped:  s.retryDropped.Load(),
+	}
+}
+
+// Errors returns the number of failed write requests, retries included.
 func (s *Sink) Errors() uint64 { return s.errors.Load() }
 
 // Dropped returns the number of samples and decisions that were never
 // handed to the client: the queue was full, the Sink was closed, or the
 // value cannot be stored in InfluxDB 1.8 (NaN, infinity, a counter above
-// 2^63-1).
+// 2^63-1). Points lost after a failed write are Stats().RetryDropped.
 func (s *Sink) Dropped() uint64 { return s.dropped.Load() }
 
-// Close writes what is queued, flushes the client's buffers and stops the
-// Sink's goroutines. Later writes are dropped. It may block for the length
-// of the final requests (bounded by Opts.Timeout each).
+// Close writes what is queued, flushes the client's buffers, tries once
+// more what waits for a retry, and stops the Sink's goroutines. Later
+// writes are dropped. It may block for the length of the final requests
+// (bounded by Opts.Timeout each).
 func (s *Sink) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -371,9 +490,15 @@ func (s *Sink) Close() {
 	s.mu.Unlock()
 
 	<-s.pumpDone
-	// Close flushes the WriteAPI and closes its error channel.
+	// Close flushes the WriteAPI and closes its error channel; a final
+	// batch that fails lands in the retry buffer.
 	s.client.Close()
 	<-s.errsDone
+	s.stopRetries()
+	<-s.retryDone
+	s.drainRetries()
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
 	if s.lastErr != nil && !s.lastErrLogged {
 		s.log.Warn("influx: write failed", "err", s.lastErr, "errors_total", s.errors.Load(), "suppressed", s.suppressed)
 	}

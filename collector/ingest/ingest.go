@@ -29,6 +29,15 @@ type Sink interface {
 	ForgetEdge(edge string)
 }
 
+// EdgeWatcher hears of edges going offline (a Sparkplug NDEATH that ends
+// their session) and coming online (an NBIRTH, which an edge also sends
+// when asked for a rebirth). It is called on the decode loop and must not
+// block.
+type EdgeWatcher interface {
+	EdgeOffline(edge string, at time.Time)
+	EdgeOnline(edge string, at time.Time)
+}
+
 // Opts configures an Ingester.
 type Opts struct {
 	Broker, ClientID   string
@@ -43,6 +52,8 @@ type Opts struct {
 	Queue int
 	// RebirthInterval limits rebirth requests per edge (default 5s).
 	RebirthInterval time.Duration
+	// Edges, if not nil, hears of edges going offline and online.
+	Edges EdgeWatcher
 }
 
 // Stats are the ingester's counters.
@@ -52,6 +63,9 @@ type Stats struct {
 	Rebirths                     uint64
 	SamplesLost, Duplicates      uint64
 	SeqGaps                      uint64
+	// Samples counts the samples handed to the sink (births' current
+	// values included).
+	Samples uint64
 }
 
 type message struct {
@@ -67,7 +81,7 @@ type Ingester struct {
 
 	connected                              atomic.Bool
 	messages, malformed, dropped, rebirths atomic.Uint64
-	lost, dups, gaps                       atomic.Uint64
+	lost, dups, gaps, samples              atomic.Uint64
 	lastRebirth                            map[string]time.Time // owned by the decode loop
 
 	mu     sync.Mutex
@@ -111,7 +125,7 @@ func (g *Ingester) Stats() Stats {
 	return Stats{
 		Connected: g.connected.Load(), Messages: g.messages.Load(), Malformed: g.malformed.Load(),
 		Dropped: g.dropped.Load(), Rebirths: g.rebirths.Load(), SamplesLost: g.lost.Load(),
-		Duplicates: g.dups.Load(), SeqGaps: g.gaps.Load(),
+		Duplicates: g.dups.Load(), SeqGaps: g.gaps.Load(), Samples: g.samples.Load(),
 	}
 }
 
@@ -204,13 +218,20 @@ func (g *Ingester) handle(m message) {
 		if st, ok := g.host.Stats(t.Group, t.EdgeNode); ok && !st.Online {
 			g.opts.Sink.ForgetEdge(t.EdgeNode)
 			g.opts.Logger.Warn("edge offline", "edge", t.EdgeNode)
+			if g.opts.Edges != nil {
+				g.opts.Edges.EdgeOffline(t.EdgeNode, g.opts.Now())
+			}
 		}
 	case sparkplug.DDEATH:
 		g.opts.Sink.ForgetDevice(t.EdgeNode, t.Device)
 	case sparkplug.NBIRTH:
 		g.opts.Logger.Info("edge online", "edge", t.EdgeNode)
+		if g.opts.Edges != nil && err == nil {
+			g.opts.Edges.EdgeOnline(t.EdgeNode, g.opts.Now())
+		}
 	}
 	if len(u.Samples) > 0 {
+		g.samples.Add(uint64(len(u.Samples)))
 		g.opts.Sink.Add(t.EdgeNode, t.Device, u.Samples)
 	}
 	if u.Rebirth {

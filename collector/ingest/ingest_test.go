@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,18 @@ type memSink struct {
 	mu        sync.Mutex
 	samples   map[string][]sample.Sample
 	forgotten []string
+	edges     []string // EdgeWatcher calls
+}
+
+func (m *memSink) EdgeOffline(edge string, _ time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.edges = append(m.edges, edge+" offline")
+}
+func (m *memSink) EdgeOnline(edge string, _ time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.edges = append(m.edges, edge+" online")
 }
 
 func (m *memSink) Add(edge, device string, s []sample.Sample) {
@@ -66,7 +79,7 @@ func TestIngestAsPrimaryHost(t *testing.T) {
 	received := make(chan paho.Message, 64)
 	edge := edgeClient(t, broker.URL, received)
 	sink := &memSink{samples: map[string][]sample.Sample{}}
-	g, err := New(Opts{Broker: broker.URL, Group: "site1", HostID: "collector", Sink: sink,
+	g, err := New(Opts{Broker: broker.URL, Group: "site1", HostID: "collector", Sink: sink, Edges: sink,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RebirthInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +129,11 @@ func TestIngestAsPrimaryHost(t *testing.T) {
 	will, _ := s.Will()
 	edge.Publish(will.Topic.String(), 1, false, will.Payload).Wait()
 	eventually(t, "edge forgotten", func() bool { sink.mu.Lock(); defer sink.mu.Unlock(); return len(sink.forgotten) == 1 })
+	sink.mu.Lock()
+	if got := strings.Join(sink.edges, ", "); got != "rack1 online, rack1 offline" {
+		t.Errorf("edge events: %s", got)
+	}
+	sink.mu.Unlock()
 
 	cancel()
 	<-done
@@ -125,5 +143,14 @@ func TestIngestAsPrimaryHost(t *testing.T) {
 	}
 	if got := g.Stats(); got.Messages < 5 || got.Rebirths != 1 {
 		t.Errorf("stats = %+v", got)
+	}
+	sink.mu.Lock()
+	var stored uint64
+	for _, ss := range sink.samples {
+		stored += uint64(len(ss))
+	}
+	sink.mu.Unlock()
+	if got := g.Stats().Samples; got != stored || got < 2 {
+		t.Errorf("%d samples counted, %d handed to the sink", got, stored)
 	}
 }

@@ -56,6 +56,10 @@ type lbState struct {
 	generation uint64 // increments on every restart seen
 	applied    uint64 // start number of the poll whose results are in view
 	servers    map[[2]string]*serverState
+
+	polls    uint64        // polls finished
+	failures uint64        // of which failed
+	took     time.Duration // the last poll's duration
 }
 
 // Watcher polls instances. Its readers are safe for concurrent use.
@@ -129,6 +133,22 @@ func (w *Watcher) loop(ctx context.Context, in Instance) {
 
 // Poll reads one instance once.
 func (w *Watcher) Poll(ctx context.Context, in Instance) error {
+	t0 := time.Now()
+	err := w.poll(ctx, in)
+	took := time.Since(t0)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if lb := w.lbs[in.Name]; lb != nil {
+		lb.polls++
+		if err != nil {
+			lb.failures++
+		}
+		lb.took = took
+	}
+	return err
+}
+
+func (w *Watcher) poll(ctx context.Context, in Instance) error {
 	start := w.polls.Add(1)
 	info, err := in.Runtime.ShowInfo(ctx)
 	if err != nil {
@@ -214,6 +234,34 @@ func (w *Watcher) Server(lb, backend, server string) (Server, bool) {
 		return Server{}, false
 	}
 	return s.Server, true
+}
+
+// InstanceStats is how the polls of one instance go.
+type InstanceStats struct {
+	Name string
+	// Up is true when the last poll succeeded.
+	Up bool
+	// Polls counts the polls finished, Failures those that failed.
+	Polls, Failures uint64
+	// Duration is how long the last poll took.
+	Duration time.Duration
+	// Restarts counts the restarts seen (Generation).
+	Restarts uint64
+}
+
+// Stats returns each instance's poll statistics, in the order configured.
+func (w *Watcher) Stats() []InstanceStats {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	out := make([]InstanceStats, 0, len(w.instances))
+	for _, in := range w.instances {
+		l := w.lbs[in.Name]
+		if l == nil {
+			continue
+		}
+		out = append(out, InstanceStats{Name: in.Name, Up: l.ok, Polls: l.polls, Failures: l.failures, Duration: l.took, Restarts: l.generation})
+	}
+	return out
 }
 
 // Seen reports whether a poll of lb ever succeeded.

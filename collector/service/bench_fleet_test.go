@@ -99,9 +99,11 @@ func (f *fleet) poll() ([]wire, error) {
 		buf = buf[:0]
 		for p := range fleetPorts {
 			for c, m := range fleetCounters {
-				v, unit := k*uint64(1+p+c), "packets"
+				// A healthy fleet: traffic grows, error counters hold
+				// the errors of long ago.
+				v, unit := uint64(1+p+c), "packets"
 				if c < 2 {
-					v, unit = v*125_000_000, "bytes" // a busy 10G port
+					v, unit = k*v*125_000_000, "bytes" // a busy 10G port
 				}
 				buf = append(buf, sample.Sample{Metric: m, Labels: sample.L("ifname", portName(p)), Value: sample.Uint(v), Unit: unit, TS: ts})
 			}
@@ -137,7 +139,7 @@ func (f *fleet) poll() ([]wire, error) {
 // BMC, switch port and load-balancer server.
 func (f *fleet) config(stateDir string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "version: 1\nstate_dir: %s\n", stateDir)
+	fmt.Fprintf(&b, "version: 1\nstate_dir: %s\nmqtt: {listen: \"127.0.0.1:0\"}\n", stateDir)
 	b.WriteString("haproxy:\n  - {name: lb1, address: /nonexistent/admin.sock, period: 1s}\nracks:\n")
 	for r := range f.racks {
 		fmt.Fprintf(&b, "  - {name: %s, edge: %s, inlet: inlet}\n", rackEdge(r), rackEdge(r))

@@ -61,7 +61,7 @@ func (s *Service) Pin(node, by, reason string) (decide.Decision, error) {
 	s.mu.Lock()
 	d := s.engine.SetPin(node, true, by, reason, s.opts.Now())
 	s.mu.Unlock()
-	s.audit.Record(d)
+	s.record(d) // audited, and an annotation on the node's dashboards
 	return d, nil
 }
 
@@ -73,7 +73,7 @@ func (s *Service) Unpin(node, by string) (decide.Decision, error) {
 	s.mu.Lock()
 	d := s.engine.SetPin(node, false, by, "", s.opts.Now())
 	s.mu.Unlock()
-	s.audit.Record(d)
+	s.record(d) // audited, and an annotation on the node's dashboards
 	return d, nil
 }
 

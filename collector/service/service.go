@@ -3,7 +3,8 @@
 // as latency sources, the correlator that turns them into observations, the
 // decision engine, and the actuators that carry its decisions out on the
 // HAProxy runtime API. Every decision is logged with its evidence, kept in
-// a bounded in-memory log and, when configured, written to InfluxDB.
+// a bounded in-memory log and, when configured, written to InfluxDB and
+// sent to network management stations as SNMP notifications.
 //
 // The decision loop runs every tick, and also soon after a sample arrives
 // from a device the inventory reads, so that a decision follows the sample
@@ -17,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +29,7 @@ import (
 	"github.com/rackwatch/rackwatch/collector/actuate"
 	"github.com/rackwatch/rackwatch/collector/api"
 	"github.com/rackwatch/rackwatch/collector/audit"
+	"github.com/rackwatch/rackwatch/collector/broker"
 	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/correlate"
 	"github.com/rackwatch/rackwatch/collector/decide"
@@ -36,6 +39,7 @@ import (
 	"github.com/rackwatch/rackwatch/collector/ingest"
 	"github.com/rackwatch/rackwatch/collector/latency"
 	"github.com/rackwatch/rackwatch/collector/lbwatch"
+	"github.com/rackwatch/rackwatch/collector/statuspage"
 	"github.com/rackwatch/rackwatch/collector/telemetry"
 	"github.com/rackwatch/rackwatch/edge/configfile"
 	"github.com/rackwatch/rackwatch/edge/sample"
@@ -92,9 +96,21 @@ type Service struct {
 	// woken pass that starts a hold is followed by a pass when it ends.
 	followUps []time.Duration
 	passes    atomic.Uint64 // decision passes run
+	// nodesWritten is when the decision loop last wrote the nodes' states
+	// to InfluxDB.
+	nodesWritten time.Time
 
 	audit *audit.Recorder
 	api   *api.Server
+	// broker is the embedded MQTT broker, when the configuration names no
+	// external one.
+	broker *broker.Broker
+
+	prom promState // the Prometheus view (metrics.go)
+
+	snmp snmpNotify // SNMP notifications (snmpnotify.go)
+
+	page statusPage // the web status page (statuspage.go)
 
 	mu     sync.Mutex // guards engine and gens
 	engine *decide.Engine
@@ -106,7 +122,7 @@ type configNode = config.Node
 type deviceRef struct{ edge, device string }
 
 // New builds the service from cfg; nothing runs until Run.
-func New(cfg *config.Config, opts Opts) (*Service, error) {
+func New(cfg *config.Config, opts Opts) (_ *Service, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -116,11 +132,15 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 	if opts.WakeInterval <= 0 {
 		opts.WakeInterval = 10 * time.Millisecond
 	}
+	// systemd's StateDirectory= makes it for the unit; a collector run by
+	// hand makes its own.
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("service: state_dir: %w", err)
+	}
 
 	s := &Service{cfg: cfg, opts: opts, log: opts.Logger, store: telemetry.New(0), gens: map[string]uint64{}, checked: map[string]bool{},
 		state:     filepath.Join(cfg.StateDir, "collector-state.json"),
 		instances: map[string]lbwatch.Instance{}, watched: watchedDevices(cfg), wake: make(chan struct{}, 1)}
-	var err error
 	if s.engine, err = decide.New(cfg.Policy.Decide()); err != nil {
 		return nil, err
 	}
@@ -166,14 +186,31 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 			return nil, fmt.Errorf("service: %w", err)
 		}
 	}
+	if s.snmp, err = newSNMPNotify(cfg, opts); err != nil {
+		return nil, err
+	}
 	tlsc, err := configfile.TLSConfig(cfg.MQTT.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("service: mqtt.ca_file: %w", err)
 	}
+	brokerURL := cfg.MQTT.Broker
+	if brokerURL == "" {
+		// Bound now, so that a port in use fails the start.
+		if s.broker, err = broker.Listen(broker.Opts{Addr: cfg.MQTT.Listen, Logger: opts.Logger}); err != nil {
+			return nil, fmt.Errorf("service: mqtt: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				s.broker.Close()
+			}
+		}()
+		brokerURL = s.broker.URL()
+		opts.Logger.Info("embedded MQTT broker", "url", brokerURL)
+	}
 	s.ingest, err = ingest.New(ingest.Opts{
-		Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username,
+		Broker: brokerURL, ClientID: cfg.MQTT.ClientID, Username: cfg.MQTT.Username,
 		Password: string(cfg.MQTT.Password), TLS: tlsc, Group: cfg.MQTT.Group, HostID: cfg.MQTT.HostID,
-		Sink: sink{s}, Logger: opts.Logger, Now: opts.Now,
+		Sink: sink{s}, Edges: s.edges(), Logger: opts.Logger, Now: opts.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
@@ -182,11 +219,15 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
+	s.prom.acts = acts
 	if s.act, err = actuate.New(actuate.Opts{Actuators: acts, Desired: s.desired, Logger: opts.Logger, Now: opts.Now}); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	if s.audit, err = audit.New(audit.Opts{Logger: opts.Logger, Publisher: auditPublisher{s.ingest},
 		Topic: audit.Topic(cfg.MQTT.HostID), History: opts.DecisionLog, Now: opts.Now}); err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	if err := s.prom.build(s); err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
 	if a := cfg.API; a.Listen != "" {
@@ -196,7 +237,10 @@ func New(cfg *config.Config, opts Opts) (*Service, error) {
 				return nil, fmt.Errorf("service: %w", err)
 			}
 		}
-		if s.api, err = api.New(api.Opts{Addr: a.Listen, Controller: s, Tokens: tokens, Logger: opts.Logger, Now: opts.Now}); err != nil {
+		if s.page.srv, err = statuspage.New(&statuspage.Opts{Source: s, Logger: opts.Logger, Now: opts.Now}); err != nil {
+			return nil, fmt.Errorf("service: %w", err)
+		}
+		if s.api, err = api.New(api.Opts{Addr: a.Listen, Controller: s, Tokens: tokens, Logger: opts.Logger, Now: opts.Now, Metrics: s.prom.handler, Page: s.page.srv}); err != nil {
 			return nil, fmt.Errorf("service: %w", err)
 		}
 	}
@@ -208,6 +252,9 @@ type sink struct{ s *Service }
 
 func (k sink) Add(edge, device string, samples []sample.Sample) {
 	k.s.store.Add(edge, device, samples)
+	if k.s.snmp.notifier != nil {
+		k.s.snmp.notifier.Samples(edge, device, samples)
+	}
 	if k.s.watched[deviceRef{edge, device}] {
 		select {
 		case k.s.wake <- struct{}{}:
@@ -293,11 +340,25 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	if s.broker != nil {
+		// Up before the ingest connects, down after everything that
+		// publishes has stopped.
+		if err := s.broker.Start(); err != nil {
+			return fmt.Errorf("service: %w", err)
+		}
+		defer s.broker.Close()
+	}
 	run("ingest", s.ingest.Run)
 	run("reconciler", s.act.Run)
 	run("audit", s.audit.Run)
+	if s.snmp.sender != nil {
+		run("snmp notifications", s.snmp.sender.Run)
+	}
 	if s.api != nil {
 		run("http api", s.api.Run)
+	}
+	if s.page.srv != nil {
+		run("status page", s.page.srv.Run)
 	}
 	run("load-balancer watcher", s.lbs.Run)
 	if s.reqlog != nil {
@@ -398,6 +459,7 @@ func (s *Service) tick(ctx context.Context) {
 	obs := s.corr.Observations(now)
 	s.mu.Lock()
 	ds := s.engine.Evaluate(now, obs)
+	ds = append(ds, s.engine.SignalAlarms(now, obs)...)
 	restarted := map[string]bool{}
 	for _, h := range s.cfg.HAProxy {
 		if g := s.lbs.Generation(h.Name); g != s.gens[h.Name] {
@@ -426,6 +488,8 @@ func (s *Service) tick(ctx context.Context) {
 	if changed {
 		s.saveState()
 	}
+	s.writeNodes(now, obs, len(ds) > 0)
+	s.observed(now, obs)
 }
 
 // checkInventory reports, once per load balancer, the inventory entries it
@@ -540,7 +604,11 @@ func (s *Service) refresh(ctx context.Context, lb string) {
 
 func (s *Service) record(d decide.Decision) {
 	s.audit.Record(d)
-	if s.influx != nil && d.Node != "" {
-		s.influx.WriteDecision(influx.Decision{TS: d.At, Node: d.Node, Backend: d.Backend, Server: d.Server, Action: string(d.Action), Reason: d.String()})
+	if s.snmp.notifier != nil {
+		s.snmp.notifier.Decision(d)
+	}
+	// A rack's cooling alarm concerns no node; the switches concern neither.
+	if s.influx != nil && (d.Node != "" || d.Rack != "") {
+		s.influx.WriteDecision(influx.Decision{TS: d.At, Node: d.Node, Rack: d.Rack, Backend: d.Backend, Server: d.Server, Action: string(d.Action), Reason: d.String()})
 	}
 }

@@ -96,6 +96,7 @@ func (f *fakeRuntime) sent() []string {
 
 const cfgText = `version: 1
 state_dir: STATE
+mqtt: {listen: "127.0.0.1:0"}
 haproxy:
   - {name: lb1, address: /run/haproxy/admin.sock, period: 100ms}
 nodes:
@@ -184,7 +185,7 @@ func TestInventoryServerUnknownToHAProxyIsReported(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	svc.Run(ctx)
-	if out := logs.String(); !strings.Contains(out, "collector.yaml:8: nodes[2].lb[0]: HAProxy lb1 has no server api/s9") || strings.Count(out, "no server api/s9") != 1 {
+	if out := logs.String(); !strings.Contains(out, "collector.yaml:9: nodes[2].lb[0]: HAProxy lb1 has no server api/s9") || strings.Count(out, "no server api/s9") != 1 {
 		t.Errorf("the unknown server is not reported once with its file and line:\n%s", out)
 	}
 }

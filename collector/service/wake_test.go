@@ -18,6 +18,7 @@ import (
 // a pass a sample called for.
 const wakeConfig = `version: 1
 state_dir: STATE
+mqtt: {listen: "127.0.0.1:0"}
 haproxy:
   - {name: lb1, address: /run/haproxy/admin.sock, period: 100ms}
 nodes:

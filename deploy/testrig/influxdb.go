@@ -3,6 +3,7 @@ package testrig
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -161,8 +162,29 @@ func (i *InfluxDB) Write(t testing.TB, db, lines string) {
 	i.do(t, http.MethodPost, "/write", url.Values{"db": {db}}, lines)
 }
 
-// Stop stops influxd.
+// Stop stops influxd; writers see connections refused. Restart brings it
+// back on the same port.
 func (i *InfluxDB) Stop() { i.s.stop() }
+
+// Restart stops influxd, if it runs, and starts it again on the same port
+// with the same configuration and data directory, so databases and points
+// written before survive.
+func (i *InfluxDB) Restart(t testing.TB) {
+	t.Helper()
+	i.s.stop()
+	var err error
+	for range 10 {
+		if err = i.s.start(); err == nil || !errors.Is(err, errExited) {
+			break
+		}
+		// The port may still be held by a connection being torn down.
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		i.s.reported.Store(true)
+		t.Fatalf("testrig: restart influxd on %s: %v; last lines of its log:\n%s", i.Addr, err, i.s.tail(logTailLines))
+	}
+}
 
 func (i *InfluxDB) do(t testing.TB, method, path string, params url.Values, body string) []byte {
 	t.Helper()

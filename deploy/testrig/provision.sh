@@ -28,8 +28,12 @@ COMPONENTS=(
 	socat:socat
 	systemd-analyze:systemd
 	qemu-arm-static:qemu-user-static
+	# Checks and unit-tests the alerting rules of deploy/prometheus.
+	promtool:prometheus
 	# The peer of edge/snmppoll's BenchmarkVsSnmpExporter (make bench).
 	prometheus-snmp-exporter:prometheus-snmp-exporter
+	# Headless browser of collector/e2e's status page test.
+	chromium:chromium
 )
 
 have() {

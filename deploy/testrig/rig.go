@@ -135,6 +135,14 @@ func freePort(network string) (int, error) {
 	return 0, fmt.Errorf("testrig: no free %s port", network)
 }
 
+// FreeAddr returns "127.0.0.1:port" with a TCP port that was free a moment
+// ago and that no other caller in this test binary has been given, for a
+// component under test to listen on.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return "127.0.0.1:" + strconv.Itoa(mustFreePort(t, "tcp"))
+}
+
 func mustFreePort(t testing.TB, network string) int {
 	t.Helper()
 	p, err := freePort(network)

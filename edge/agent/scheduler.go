@@ -70,6 +70,8 @@ type SourceStats struct {
 	// Collects counts the collects run, Failures those that returned an
 	// error, Skipped the periods skipped while the breaker was open.
 	Collects, Failures, Skipped uint64
+	// Samples counts the samples the collects delivered.
+	Samples uint64
 	// Duration is how long the last collect took.
 	Duration time.Duration
 	// BreakerOpen is true while collects are skipped.
@@ -335,6 +337,7 @@ func (r *runner) loop(ctx context.Context) {
 		if err != nil {
 			r.stats.Failures++
 		}
+		r.stats.Samples += uint64(len(samples))
 		r.stats.Duration, r.stats.Last, r.stats.BreakerOpen = res.took, end, br.open()
 		r.mu.Unlock()
 		switch {

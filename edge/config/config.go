@@ -6,8 +6,10 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rackwatch/rackwatch/drivers/chips"
@@ -35,6 +37,14 @@ type Config struct {
 	Spool        Spool     `yaml:"spool"`
 	Sources      Sources   `yaml:"sources"`
 	Log          LogConfig `yaml:"log"`
+	Metrics      Metrics   `yaml:"metrics"`
+}
+
+// Metrics configures the Prometheus endpoint (docs/metrics.md).
+type Metrics struct {
+	// Listen is the TCP address serving /metrics, such as
+	// "0.0.0.0:9471"; empty (the default) opens no port.
+	Listen string `yaml:"listen"`
 }
 
 // StatusDevice is the Sparkplug device under which the edge publishes its
@@ -463,6 +473,13 @@ func (c *Config) Validate(f *configfile.File) error {
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		errs.Add(f.Errorf("log.level", "must be debug, info, warn or error"))
+	}
+	if l := c.Metrics.Listen; l != "" {
+		if _, port, err := net.SplitHostPort(l); err != nil {
+			errs.Add(f.Errorf("metrics.listen", "%q is not host:port, such as 0.0.0.0:9471: %v", l, err))
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			errs.Add(f.Errorf("metrics.listen", "%q: the port must be a number, 0 to 65535", l))
+		}
 	}
 	return errs.Err()
 }

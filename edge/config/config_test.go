@@ -55,6 +55,9 @@ func TestErrorsNameLineAndKey(t *testing.T) {
 		{"no concurrency", minimal + "sources: {max_concurrent: 0}\n", "edge.yaml:3: sources.max_concurrent: must be 1 to 1024"},
 		{"breaker never opens", minimal + "sources:\n  breaker_failures: 0\n", "edge.yaml:4: sources.breaker_failures: must be at least 1"},
 		{"breaker backoff too short", minimal + "sources:\n  breaker_backoff_max: 10ms\n", "edge.yaml:4: sources.breaker_backoff_max: must be at least 1s"},
+		{"metrics address without port", minimal + "metrics:\n  listen: 0.0.0.0\n", `edge.yaml:4: metrics.listen: "0.0.0.0" is not host:port`},
+		{"metrics port not a number", minimal + "metrics: {listen: ':http'}\n", `edge.yaml:3: metrics.listen: ":http": the port must be a number`},
+		{"metrics unknown key", minimal + "metrics:\n  addr: :9471\n", `edge.yaml:4: metrics.addr: unknown key "addr"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.body)

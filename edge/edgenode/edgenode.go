@@ -67,6 +67,7 @@ type Node struct {
 	cmds     *command.Manager
 	fans     *fanDuty
 	traps    *trapRunner
+	metrics  *metricsRunner
 	pollers  atomic.Pointer[map[string]*snmppoll.Poller]
 
 	mu      sync.Mutex // serialises reloads, and a reload with the node's end
@@ -89,6 +90,10 @@ func (n *Node) Source(device string) (agent.Source, bool) {
 	s, ok := n.sources[device]
 	return s, ok
 }
+
+// MetricsAddr is the address the Prometheus endpoint is bound to, with
+// its port when metrics.listen gave 0; "" when none is served.
+func (n *Node) MetricsAddr() string { return n.metrics.boundAddr() }
 
 // Run runs the node described by cfg until ctx ends.
 func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
@@ -156,7 +161,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	live := &agent.Liveness{}
 	n := &Node{
 		Publisher: pub, log: log, opts: opts, now: now, builder: builder,
-		controls: &agent.Controls{}, fans: &fanDuty{}, traps: &trapRunner{log: log},
+		controls: &agent.Controls{}, fans: &fanDuty{}, traps: &trapRunner{log: log}, metrics: &metricsRunner{log: log},
 		cfg: cfg, entries: entries, sources: map[string]agent.Source{},
 	}
 	n.Scheduler = agent.NewScheduler(agent.SchedulerOpts{Sink: pub, Logger: log, Live: live, Controls: n.controls, Policy: policyOf(cfg), Now: now})
@@ -204,6 +209,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 			return err
 		}
 	}
+	if n.metrics.handler, err = n.metricsHandler(pub, queue, int64(cfg.Spool.MaxMB)<<20, n.cmds, responder, clock); err != nil {
+		return fmt.Errorf("edgenode: %w", err)
+	}
 	srcCtx, stopSources := context.WithCancel(ctx)
 	defer stopSources()
 	n.ctx = srcCtx
@@ -214,6 +222,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	var pubErr error
 	n.traps.replace(srcCtx, rcv, trapInputsOf(cfg))
 	defer n.traps.stop()
+	// A metrics port that cannot be bound does not stop the node: the data
+	// path matters more than its monitoring, a failing scrape is what
+	// alerts, and the next reload tries the address again.
+	if err := n.metrics.set(srcCtx, cfg.Metrics.Listen); err != nil {
+		log.Error("metrics endpoint not started", "err", err)
+	}
+	defer n.metrics.stop()
 	started = true
 	wg.Add(4)
 	go func() {

@@ -59,7 +59,8 @@ func flatten(err error) []error {
 // built before anything stops, so a source that cannot be built (a bus
 // that does not open) leaves the running configuration whole. The sources
 // scheduling policy, the notification receiver and the log level follow
-// the new configuration too. Changes to the edge, mqtt and spool sections
+// the new configuration too, and so does the metrics endpoint (opened,
+// moved or closed). Changes to the edge, mqtt and spool sections
 // and to host.agent_check need a restart: they are logged, named, and the
 // running values stay.
 func (n *Node) Reload(ctx context.Context, cfg *config.Config) (ReloadResult, error) {
@@ -117,6 +118,9 @@ func (n *Node) Reload(ctx context.Context, cfg *config.Config) (ReloadResult, er
 		}
 	}
 	n.reloadTraps(cfg)
+	if err := n.metrics.set(n.ctx, cfg.Metrics.Listen); err != nil {
+		n.log.Error("metrics.listen not applied; the endpoint stays as it was", "err", err, "serving", n.metrics.boundAddr())
+	}
 	if fansRebuilt(built) {
 		// A fan controller opened afresh may have been configured to its
 		// defaults: put the active overrides back.

@@ -3,6 +3,7 @@
 // restores them once they cool.
 //
 //	rackwatch-collector [run] [-config FILE]
+//	rackwatch-collector demo [--for DURATION] [--scenario NAME] [--listen ADDR] [--mqtt-listen ADDR] [--no-haproxy]
 //	rackwatch-collector check-config FILE
 //	rackwatch-collector version
 package main
@@ -15,9 +16,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/rackwatch/rackwatch/collector/config"
+	"github.com/rackwatch/rackwatch/collector/demo"
 	"github.com/rackwatch/rackwatch/collector/service"
 	"gopkg.in/yaml.v3"
 )
@@ -80,8 +83,38 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "demo":
+		return runDemo(args, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "rackwatch-collector: unknown command %q (commands: run, check-config, version)\n", cmd)
+		fmt.Fprintf(stderr, "rackwatch-collector: unknown command %q (commands: run, demo, check-config, version)\n", cmd)
 		return 2
 	}
+}
+
+// runDemo runs the demo of collector/demo in this process.
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	forD := fs.Duration("for", 0, "end after this `duration` and print a summary (default: run until interrupted)")
+	scenario := fs.String("scenario", "all", "scenario `name`: "+strings.Join(demo.Scenarios(), ", "))
+	listen := fs.String("listen", demo.DefaultListen, "status page and API `address`")
+	mqttListen := fs.String("mqtt-listen", demo.DefaultMQTTListen, "embedded MQTT broker `address`")
+	noHAProxy := fs.Bool("no-haproxy", false, "use the built-in balancer even if HAProxy is installed")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "rackwatch-collector demo: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	_, err := demo.Run(ctx, demo.Opts{Scenario: *scenario, For: *forD, Listen: *listen, MQTTListen: *mqttListen,
+		NoHAProxy: *noHAProxy, Out: stdout, Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 )
 
 func TestCommands(t *testing.T) {
@@ -24,6 +26,8 @@ func TestCommands(t *testing.T) {
 		{[]string{"check-config", bad}, 1, `bad.yaml:3: nodes[0].lb[0].haproxy: unknown HAProxy instance "nope"`, ""},
 		{[]string{"frobnicate"}, 2, "unknown command", ""},
 		{[]string{"run", "-config", filepath.Join(dir, "missing.yaml")}, 1, "missing.yaml", ""},
+		{[]string{"demo", "--scenario", "meltdown"}, 1, "no scenario \"meltdown\"; the scenarios are: all, cooling-failure, crc-storm, hot-node, recovery", ""},
+		{[]string{"demo", "--for", "soon"}, 2, "invalid value \"soon\" for flag -for", ""},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(tc.args, &stdout, &stderr)
@@ -31,5 +35,30 @@ func TestCommands(t *testing.T) {
 		if code != tc.code || !strings.Contains(all, tc.out) || (tc.noOut != "" && strings.Contains(all, tc.noOut)) {
 			t.Errorf("%v: exit %d, output %q; want exit %d containing %q", tc.args, code, all, tc.code, tc.out)
 		}
+	}
+}
+
+// The command the issue names: the demo ends by itself and its summary
+// shows a node taken out and put back.
+func TestDemoForAMinute(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"demo", "--for", "60s", "--listen", testrig.FreeAddr(t), "--mqtt-listen", testrig.FreeAddr(t)}, &stdout, &stderr)
+	out := stdout.String()
+	t.Logf("stdout:\n%s\nstderr:\n%s", out, stderr.String())
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	_, summary, ok := strings.Cut(out, "Summary of")
+	if !ok {
+		t.Fatal("no summary")
+	}
+	for _, want := range []string{"restored    1 (r2n2)"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("the summary lacks %q", want)
+		}
+	}
+	if !strings.Contains(summary, "shed        1 (r2n2)") && !strings.Contains(summary, "drained     1 (r2n2)") {
+		t.Error("the summary shows no shed or drain of r2n2")
 	}
 }

@@ -288,8 +288,8 @@ type edgeBinaries struct {
 }
 
 // buildEdgeBinaries builds the agent as `make build` and `make cross` do,
-// stripped (-s -w): natively to run it, and for linux/arm (GOARM=7) and
-// linux/arm64 to weigh them.
+// with their build tags and stripped (-s -w): natively to run it, and for
+// linux/arm (GOARM=7) and linux/arm64 to weigh them.
 func buildEdgeBinaries(b *testing.B, goBin string) edgeBinaries {
 	b.Helper()
 	dir := b.TempDir()
@@ -306,7 +306,7 @@ func buildEdgeBinaries(b *testing.B, goBin string) edgeBinaries {
 		if t.name != "native" {
 			path = filepath.Join(dir, t.name, "rackwatch-edge")
 		}
-		cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags", "-s -w", "-o", path, ".")
+		cmd := exec.Command(goBin, "build", "-trimpath", "-tags", "gosnmp_nodebug", "-ldflags", "-s -w", "-o", path, ".")
 		cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), t.env...)
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("go build (%s): %v\n%s", t.name, err, msg)

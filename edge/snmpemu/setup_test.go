@@ -1,0 +1,65 @@
+package snmpemu_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+	"github.com/rackwatch/rackwatch/edge/snmpemu"
+)
+
+// clock is a manual clock shared by a model and a poller.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// start serves t on a loopback port until the test ends.
+func start(t *testing.T, opts snmpemu.Opts) *snmpemu.Agent {
+	t.Helper()
+	a, err := snmpemu.Start(t.Context(), &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := a.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return a
+}
+
+// client returns a connected gosnmp client of the agent.
+func client(t *testing.T, a *snmpemu.Agent, version gosnmp.SnmpVersion, community string) *gosnmp.GoSNMP {
+	t.Helper()
+	host, port, err := net.SplitHostPort(a.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := strconv.Atoi(port)
+	g := &gosnmp.GoSNMP{Target: host, Port: uint16(p), Community: community, Version: version,
+		Timeout: 2 * time.Second, Retries: 0, MaxOids: gosnmp.MaxOids, Context: context.Background()}
+	if err := g.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Conn.Close() })
+	return g
+}
