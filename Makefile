@@ -58,8 +58,11 @@ package:
 rig:
 	bash deploy/testrig/provision.sh
 
+# The second line runs the real-time system tests that skip themselves under
+# the race detector (testrig.SkipUnderRace), one package at a time.
 test: lint cross rig
 	$(GO) test -race -count=1 -timeout 18m ./...
+	$(GO) test -count=1 -p 1 -timeout 10m -run '^(TestScenarios|TestDemoForAMinute)$$' ./collector/demo ./collector/cmd/rackwatch-collector
 
 test-long: rig
 	$(GO) test -run '^$$' -fuzz '^FuzzParseStat$$' -fuzztime 5m ./collector/haproxy

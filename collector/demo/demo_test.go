@@ -50,6 +50,7 @@ func run(t *testing.T, name string, noHAProxy bool, during func(listen string)) 
 
 // The scenarios, each with what the collector must do and must not.
 func TestScenarios(t *testing.T) {
+	testrig.SkipUnderRace(t)
 	testrig.Require(t, "haproxy", "haproxy")
 	for _, tc := range []struct {
 		name      string

@@ -447,3 +447,15 @@ func dialReady(ctx context.Context, addr string) error {
 	}
 	return c.Close()
 }
+
+// SkipUnderRace skips a real-time system test when the race detector is
+// on. Such a test runs whole racks in real time and judges latency: next
+// to the rest of `go test -race ./...`, the machine's load would decide
+// its outcome, so `make test` runs these tests in a second pass without
+// the detector (`make test`'s second line names them).
+func SkipUnderRace(t testing.TB) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("real-time system test: make test runs it in its second pass, without the race detector")
+	}
+}

@@ -41,6 +41,7 @@ func TestCommands(t *testing.T) {
 // The command the issue names: the demo ends by itself and its summary
 // shows a node taken out and put back.
 func TestDemoForAMinute(t *testing.T) {
+	testrig.SkipUnderRace(t)
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"demo", "--for", "60s", "--listen", testrig.FreeAddr(t), "--mqtt-listen", testrig.FreeAddr(t)}, &stdout, &stderr)
