@@ -19,7 +19,7 @@ DEB_VERSION ?=
 DEB_MAINTAINER ?= rackwatch maintainers <maintainers@rackwatch.invalid>
 PROTOC_GEN_GO_VERSION := v1.36.12
 
-.PHONY: help build cross package test test-long demo bench bench-loop lint generate rig clean
+.PHONY: help build cross package test test-long fuzz fuzz-short demo bench bench-loop lint generate rig clean
 
 help:
 	@echo "make demo      three emulated racks on one machine, a live status page and scripted incidents (DEMO_FLAGS='--for 60s')"
@@ -31,7 +31,8 @@ help:
 	@echo "make bench-loop load test: p50/p99 under a ramp to saturation, a node heated, with and without rackwatch"
 	@echo "make lint      gofmt and go vet"
 	@echo "make generate  regenerate the Sparkplug B protobuf code"
-	@echo "make test-long long fuzzing runs"
+	@echo "make fuzz      every fuzz target for FUZZTIME each (default 2m; make test runs each for FUZZTIME_SHORT)"
+	@echo "make test-long long fuzzing runs and the day-long soak at the real rates"
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/ $(EDGE) $(COLL)
@@ -63,9 +64,37 @@ rig:
 test: lint cross rig
 	$(GO) test -race -count=1 -timeout 18m ./...
 	$(GO) test -count=1 -p 1 -timeout 10m -run '^(TestScenarios|TestDemoForAMinute)$$' ./collector/demo ./collector/cmd/rackwatch-collector
+	@$(MAKE) --no-print-directory fuzz-short
 
+# The soak tests (docs/performance.md, Soak) run in make test at a coarse
+# step; here at the real rates, one package (one process) at a time.
 test-long: rig
-	$(GO) test -run '^$$' -fuzz '^FuzzParseStat$$' -fuzztime 5m ./collector/haproxy
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=5m
+	RACKWATCH_SOAK_STEP_SECONDS=10 RACKWATCH_SOAK_SLOWDOWN=1 $(GO) test -count=1 -p 1 -timeout 30m -v -run '^TestSoak' ./collector/service ./edge/publish
+
+# Fuzz targets, as package:target: everything that reads the network or a
+# file an operator wrote. go test -fuzz runs one target at a time, so each
+# pair is a run of its own. Their seed corpora are in testdata/fuzz; a
+# failing input is written there too, and stays as a regression test once
+# fixed. The short runs skip minimizing new inputs: on a large input that
+# alone could use up the few seconds.
+FUZZ_TARGETS := ./edge/sparkplug:FuzzWireDecode ./edge/sparkplug:FuzzHost ./edge/traps:FuzzHandle \
+	./edge/config:FuzzLoad ./collector/config:FuzzLoad ./edge/snmppoll:FuzzProfile ./edge/snmppoll:FuzzPoll \
+	./edge/spool:FuzzSegmentReader ./edge/spool:FuzzReplay ./edge/command:FuzzParse \
+	./edge/command:FuzzHandleMessage ./edge/cmdsign:FuzzVerify ./collector/haproxy:FuzzParseStat \
+	./collector/haplog:FuzzHandle ./edge/snmpemu:FuzzHandle
+FUZZTIME       ?= 2m
+FUZZTIME_SHORT ?= 6s
+fuzz_pkg  = $(word 1,$(subst :, ,$(1)))
+fuzz_name = $(word 2,$(subst :, ,$(1)))
+
+fuzz:
+	@$(foreach t,$(FUZZ_TARGETS),echo "fuzz $(t) for $(FUZZTIME)" && \
+		$(GO) test -run '^$$' -fuzz '^$(call fuzz_name,$(t))$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s $(call fuzz_pkg,$(t)) &&) true
+
+fuzz-short:
+	@$(foreach t,$(FUZZ_TARGETS),echo "fuzz $(t) for $(FUZZTIME_SHORT)" && \
+		$(GO) test -run '^$$' -fuzz '^$(call fuzz_name,$(t))$$' -fuzztime $(FUZZTIME_SHORT) -fuzzminimizetime 0 $(call fuzz_pkg,$(t)) &&) true
 
 # The demo needs only Go: it embeds the broker, emulates the racks, and uses
 # HAProxy when it is installed and a built-in balancer otherwise.

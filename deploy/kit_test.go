@@ -105,7 +105,7 @@ func TestHAProxyExample(t *testing.T) {
 	// The example's log target and agent port must be the ones the other
 	// shipped files and the docs use, or an installed kit loses its latency
 	// evidence or its agent-check steering.
-	c, err := collector.Load("config/collector.yaml")
+	c, err := collector.Load(testrig.ShippedConfig(t, "config/collector.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,8 +208,17 @@ func testPKI(t *testing.T, dir string) *x509.CertPool {
 // that trusts its certificate, and the CA's PEM file.
 func startMosquitto(t *testing.T, bin, passwdBin string, users map[string]string) (string, *x509.CertPool, string) {
 	t.Helper()
+	return startMosquittoWith(t, bin, passwdBin, users, testPKI, "")
+}
+
+// startMosquittoWith is startMosquitto with the PKI written by pki (which
+// must write ca.crt, server.crt and server.key into its directory) and
+// extra lines appended to the shipped configuration; they apply to its
+// listener.
+func startMosquittoWith(t *testing.T, bin, passwdBin string, users map[string]string, pki func(*testing.T, string) *x509.CertPool, extra string) (string, *x509.CertPool, string) {
+	t.Helper()
 	dir := t.TempDir()
-	pool := testPKI(t, dir)
+	pool := pki(t, dir)
 	passwd := filepath.Join(dir, "passwd")
 	first := true
 	for user, pass := range users {
@@ -250,6 +259,7 @@ func startMosquitto(t *testing.T, bin, passwdBin string, users map[string]string
 	if os.Geteuid() == 0 {
 		conf += "user root\n"
 	}
+	conf += extra
 	confPath := filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

@@ -80,8 +80,9 @@ func TestARMBinaries(t *testing.T) {
 			if err != nil || !strings.HasPrefix(string(out), "rackwatch-edge ") {
 				t.Fatalf("version under %s: %v\n%s", tc.qemu, err, out)
 			}
-			out, err = exec.Command(qemu, bin, "check-config", "config/edge.yaml").CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "config/edge.yaml: ok") {
+			conf := testrig.ShippedConfig(t, "config/edge.yaml")
+			out, err = exec.Command(qemu, bin, "check-config", conf).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), conf+": ok") {
 				t.Fatalf("check-config under %s: %v\n%s", tc.qemu, err, out)
 			}
 		})

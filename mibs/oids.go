@@ -25,6 +25,7 @@ const (
 	EdgeOfflineOID         = NotificationsOID + ".8"  // rwEdgeOffline
 	EdgeOnlineOID          = NotificationsOID + ".9"  // rwEdgeOnline
 	ActionRolledBackOID    = NotificationsOID + ".10" // rwActionRolledBack
+	CommandRejectedOID     = NotificationsOID + ".11" // rwCommandRejected
 
 	AlertIDOID    = EnterpriseOID + ".1.1.1" // rwAlertId
 	AlertStateOID = EnterpriseOID + ".1.1.2" // rwAlertState
@@ -118,4 +119,5 @@ var NotificationObjects = map[string][]string{
 	EdgeOfflineOID:         append(base[:len(base):len(base)], EdgeOID),
 	EdgeOnlineOID:          append(base[:len(base):len(base)], EdgeOID),
 	ActionRolledBackOID:    base,
+	CommandRejectedOID:     append(base[:len(base):len(base)], EdgeOID),
 }

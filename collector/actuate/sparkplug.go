@@ -23,6 +23,13 @@ type Publisher interface {
 	Publish(ctx context.Context, topic string, payload []byte) error
 }
 
+// Signer signs a command for an edge node of a group; *cmdsign.Signer is
+// one. The signature binds the command to that edge and gives it a counter
+// and a validity (docs/wire.md, Command signatures).
+type Signer interface {
+	Sign(group, edge string, c command.Command) (command.Command, error)
+}
+
 // SparkplugOpts configures a Sparkplug command actuator.
 type SparkplugOpts struct {
 	// Name identifies the actuator in events and logs; "sparkplug" if
@@ -44,9 +51,12 @@ type SparkplugOpts struct {
 	// Versions seeds the last version issued per responder, from the
 	// state file (State.Versions).
 	Versions map[string]uint64
-	Backoff  Backoff
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Signer, if set, signs every command; nil sends them unsigned, which
+	// edges with trusted keys refuse.
+	Signer  Signer
+	Backoff Backoff
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // SparkplugStats count a Sparkplug actuator's work.
@@ -139,6 +149,15 @@ func (s *Sparkplug) Apply(ctx context.Context, t decide.Target, d decide.Desired
 	}
 	if s.opts.TTL > 0 {
 		c.Expires = now.Add(s.opts.TTL)
+	}
+	if s.opts.Signer != nil {
+		// Signed once: the retries below resend the same bytes, which the
+		// edge answers as a duplicate rather than a replay.
+		var err error
+		if c, err = s.opts.Signer.Sign(s.opts.Group, edge, c); err != nil {
+			s.failed.Add(1)
+			return fmt.Errorf("actuate: %s: node %s: %w", s.opts.Name, t.Node, err)
+		}
 	}
 	topic, payload, err := CommandMessage(s.opts.Group, edge, c, now)
 	if err != nil {

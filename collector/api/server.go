@@ -1,13 +1,16 @@
 package api
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -36,6 +39,16 @@ type Opts struct {
 	// at GET /, /assets/ and /api/v1/events, unauthenticated like the
 	// other reads.
 	Page http.Handler
+	// RateLimit bounds the requests served; zero fields take
+	// DefaultRateLimit's.
+	RateLimit RateLimit
+	// TLSCertFile and TLSKeyFile (config keys api.tls_cert_file and
+	// api.tls_key_file), when set, serve HTTPS only, TLS 1.2 or later.
+	// The key file is a secret file (configfile.OpenSecretFile). Both are
+	// read again when they change, so a renewed certificate needs no
+	// restart.
+	TLSCertFile string
+	TLSKeyFile  string
 }
 
 // Server is the HTTP API.
@@ -44,11 +57,18 @@ type Server struct {
 	log     *slog.Logger
 	handler http.Handler
 
+	limiter *limiter
+	limited atomic.Uint64
+	tls     *tls.Config
+
 	mu        sync.Mutex
 	addr      string
 	started   bool
 	listening chan struct{}
 }
+
+// Limited returns how many requests the rate limit refused.
+func (s *Server) Limited() uint64 { return s.limited.Load() }
 
 // Timeouts of the HTTP server: a slow or stalled client cannot hold a
 // connection or a handler.
@@ -78,8 +98,22 @@ func New(opts Opts) (*Server, error) {
 	if err := opts.Tokens.validate(); err != nil {
 		return nil, fmt.Errorf("api: tokens: %w", err)
 	}
+	rl := &opts.RateLimit
+	d := DefaultRateLimit
+	rl.PerClient, rl.PerClientBurst = cmp.Or(rl.PerClient, d.PerClient), cmp.Or(rl.PerClientBurst, d.PerClientBurst)
+	rl.Global, rl.GlobalBurst = cmp.Or(rl.Global, d.Global), cmp.Or(rl.GlobalBurst, d.GlobalBurst)
+	if rl.PerClient < 0 || rl.Global < 0 || rl.PerClientBurst < 1 || rl.GlobalBurst < 1 {
+		return nil, fmt.Errorf("api: rate limit %+v: rates must be positive and bursts at least 1", *rl)
+	}
 	s := &Server{opts: opts, log: opts.Logger, addr: opts.Addr, listening: make(chan struct{})}
-	s.handler = s.routes()
+	if opts.TLSCertFile != "" || opts.TLSKeyFile != "" {
+		var err error
+		if s.tls, err = serverTLS(opts.TLSCertFile, opts.TLSKeyFile, s.log); err != nil {
+			return nil, err
+		}
+	}
+	s.limiter = newLimiter(opts.RateLimit, opts.Now)
+	s.handler = s.limit(s.routes())
 	return s, nil
 }
 
@@ -116,6 +150,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("api: listen on %s (api.listen): %w", s.opts.Addr, err)
 	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
 	s.mu.Lock()
 	s.addr = ln.Addr().String()
 	s.mu.Unlock()
@@ -130,7 +167,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	s.log.Info("api: listening", "addr", ln.Addr().String(), "tokens", s.opts.Tokens)
+	s.log.Info("api: listening", "addr", ln.Addr().String(), "tls", s.tls != nil, "tokens", s.opts.Tokens)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -2,16 +2,18 @@ package api
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/rackwatch/rackwatch/edge/configfile"
 )
 
 // MinTokenLen is the shortest token accepted: 16 characters, so a token
@@ -83,12 +85,16 @@ func checkEntry(name, tok string) error {
 }
 
 // identify returns the name of the caller presenting tok. Every token is
-// compared in constant time, so the answer's timing reveals neither a
-// token nor which name came close.
+// compared, in constant time, as a SHA-256 digest: ConstantTimeCompare
+// returns at once on a length mismatch, and digests have one length, so
+// the answer's timing reveals neither a token, nor its length, nor which
+// name came close.
 func (t Tokens) identify(tok string) (string, bool) {
 	var found string
+	got := sha256.Sum256([]byte(tok))
 	for name, want := range t {
-		if subtle.ConstantTimeCompare([]byte(tok), []byte(want)) == 1 {
+		w := sha256.Sum256([]byte(want))
+		if subtle.ConstantTimeCompare(got[:], w[:]) == 1 {
 			found = name
 		}
 	}
@@ -100,25 +106,19 @@ const maxTokenFile = 1 << 20
 
 // LoadTokens reads a token file: one "name:token" per line; blank lines
 // and lines starting with # are ignored. The file holds secrets, so it is
-// rejected unless its mode is 0600 or 0640. Errors name the file and the
-// line, never a token.
+// rejected unless configfile.OpenSecretFile accepts it: mode 0600, or 0640
+// with a dedicated group. Errors name the file and the line, never a token.
 func LoadTokens(path string) (Tokens, error) {
-	f, err := os.Open(path)
+	// OpenSecretFile checks the open file, not the path, so the mode
+	// checked is the mode of what is read.
+	f, err := configfile.OpenSecretFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("api: token file: %w", err)
 	}
 	defer f.Close()
-	// Stat the open file, not the path, so the mode checked is the mode
-	// of what is read.
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("api: token file %s: %w", path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("api: token file %s is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm != 0o600 && perm != 0o640 {
-		return nil, fmt.Errorf("api: token file %s has mode %04o; it holds secrets, so it must be 0600 or 0640 (fix: chmod 0600 %s)", path, perm, path)
 	}
 	if fi.Size() > maxTokenFile {
 		return nil, fmt.Errorf("api: token file %s is %d bytes; at most %d are read", path, fi.Size(), maxTokenFile)

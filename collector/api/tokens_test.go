@@ -59,7 +59,7 @@ func TestLoadTokensModes(t *testing.T) {
 				t.Fatal("accepted")
 			}
 			msg := err.Error()
-			for _, want := range []string{path, fmt.Sprintf("%04o", tc.mode), "0600 or 0640", "chmod 0600 " + path} {
+			for _, want := range []string{path, fmt.Sprintf("%04o", tc.mode), "must be 0600, or 0640", "chmod 600 " + path} {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not mention %q", msg, want)
 				}

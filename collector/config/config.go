@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/rackwatch/rackwatch/collector/api"
 	"github.com/rackwatch/rackwatch/collector/broker"
 	"github.com/rackwatch/rackwatch/collector/decide"
 	"github.com/rackwatch/rackwatch/collector/snmpnotify"
@@ -40,6 +42,8 @@ type Config struct {
 	InfluxDB    *InfluxDB   `yaml:"influxdb"`
 	SNMPNotify  *SNMPNotify `yaml:"snmp_notify"`
 	Log         LogConfig   `yaml:"log"`
+	// Commands, when set, signs the commands sent to edges.
+	Commands *Commands `yaml:"commands"`
 
 	file *configfile.File
 }
@@ -78,11 +82,24 @@ type MQTT struct {
 	ClientID string            `yaml:"client_id"`
 	Username string            `yaml:"username"`
 	Password configfile.Secret `yaml:"password"`
+	// PasswordFile holds the password instead (mode 0600 or 0640, see
+	// configfile.OpenSecretFile).
+	PasswordFile string `yaml:"password_file"`
 	// CAFile is a PEM bundle of the CAs that sign the broker's certificate;
 	// empty uses the system roots.
 	CAFile string `yaml:"ca_file"`
-	Group  string `yaml:"group"`
-	HostID string `yaml:"host_id"`
+	// CertFile and KeyFile are the collector's PEM client certificate and
+	// key for a broker that requires mutual TLS; the key file must be mode
+	// 0600 or 0640.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	Group    string `yaml:"group"`
+	HostID   string `yaml:"host_id"`
+}
+
+// TLS returns the files of the broker connection's TLS settings.
+func (m *MQTT) TLS() configfile.ClientTLS {
+	return configfile.ClientTLS{CAFile: m.CAFile, CertFile: m.CertFile, KeyFile: m.KeyFile}
 }
 
 // HAProxy is one HAProxy instance reached through its runtime API.
@@ -194,6 +211,22 @@ type API struct {
 	// TokensFile holds "name:token" lines; a mutating call must present
 	// one, and its name goes into the audit record. Mode 0600 or 0640.
 	TokensFile string `yaml:"tokens_file"`
+	// TLSCertFile and TLSKeyFile serve the API over HTTPS only (TLS 1.2
+	// or later); the key file is a secret file. Without them the API
+	// speaks plain HTTP, fit for loopback.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// RateLimit bounds the requests served (429 beyond).
+	RateLimit RateLimit `yaml:"rate_limit"`
+}
+
+// RateLimit mirrors api.RateLimit: sustained requests per second and
+// bursts, per client address and for all clients together.
+type RateLimit struct {
+	PerClient      float64 `yaml:"per_client"`
+	PerClientBurst int     `yaml:"per_client_burst"`
+	Global         float64 `yaml:"global"`
+	GlobalBurst    int     `yaml:"global_burst"`
 }
 
 // Webhook sends every desired state change to an HTTP endpoint as well.
@@ -211,6 +244,8 @@ type InfluxDB struct {
 	RetentionPolicy string            `yaml:"retention_policy"`
 	Username        string            `yaml:"username"`
 	Password        configfile.Secret `yaml:"password"`
+	// PasswordFile holds the password instead.
+	PasswordFile string `yaml:"password_file"`
 }
 
 // SNMPNotify sends alerts to network management stations as SNMP
@@ -233,6 +268,10 @@ type SNMPTarget struct {
 	AuthPassphrase configfile.Secret `yaml:"auth_passphrase"`
 	PrivProtocol   string            `yaml:"priv_protocol"`
 	PrivPassphrase configfile.Secret `yaml:"priv_passphrase"`
+	// The *_file keys name files that hold the secrets instead.
+	CommunityFile      string `yaml:"community_file"`
+	AuthPassphraseFile string `yaml:"auth_passphrase_file"`
+	PrivPassphraseFile string `yaml:"priv_passphrase_file"`
 	// Timeout is one INFORM attempt's wait for the acknowledgement, and
 	// Retries the attempts after the first (absent: 2; 0: none).
 	Timeout time.Duration `yaml:"timeout"`
@@ -264,7 +303,7 @@ type LogConfig struct {
 func Default() Config {
 	return Config{
 		StateDir:    "/var/lib/rackwatch",
-		API:         API{Listen: "127.0.0.1:8080"},
+		API:         API{Listen: "127.0.0.1:8080", RateLimit: defaultRateLimit()},
 		MQTT:        MQTT{Group: "site1", HostID: "rackwatch-collector"},
 		Correlation: Correlation{Window: time.Minute, Baseline: 30 * time.Minute},
 		Policy:      Policy{Tick: time.Second},
@@ -310,9 +349,9 @@ func (c *Config) Validate(f *configfile.File) error {
 			errs.Add(f.Errorf("mqtt.broker", "%q is not a broker URL such as tcp://broker:1883", c.MQTT.Broker))
 		}
 	}
-	if _, err := configfile.TLSConfig(c.MQTT.CAFile); err != nil {
-		errs.Add(f.Errorf("mqtt.ca_file", "%v", err))
-	}
+	f.CheckClientTLS(&errs, "mqtt.", c.MQTT.TLS(), c.MQTT.Broker)
+	f.ResolveSecret(&errs, "mqtt.password", &c.MQTT.Password, "mqtt.password_file", c.MQTT.PasswordFile)
+	c.validateAPI(f, &errs)
 	if err := sparkplug.ValidateID(c.MQTT.Group); err != nil {
 		errs.Add(f.Errorf("mqtt.group", "%v", err))
 	}
@@ -426,6 +465,11 @@ func (c *Config) Validate(f *configfile.File) error {
 		if u, err := url.Parse(w.URL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			errs.Add(f.Errorf("webhook.url", "%q is not an http(s) URL", w.URL))
 		}
+		if w.TokenFile != "" {
+			if _, err := configfile.ReadSecretFile(w.TokenFile); err != nil {
+				errs.Add(f.Errorf("webhook.token_file", "%s", strings.TrimPrefix(err.Error(), "configfile: ")))
+			}
+		}
 	}
 	if c.InfluxDB != nil {
 		if u, err := url.Parse(c.InfluxDB.URL); err != nil || u.Host == "" {
@@ -434,14 +478,62 @@ func (c *Config) Validate(f *configfile.File) error {
 		if c.InfluxDB.Database == "" {
 			errs.Add(f.Errorf("influxdb.database", "required"))
 		}
+		f.ResolveSecret(&errs, "influxdb.password", &c.InfluxDB.Password, "influxdb.password_file", c.InfluxDB.PasswordFile)
 	}
 	if c.SNMPNotify != nil {
 		c.validateSNMPNotify(f, &errs)
+	}
+	if c.Commands != nil {
+		c.Commands.validate(f, &errs)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		errs.Add(f.Errorf("log.level", "must be debug, info, warn or error"))
 	}
 	return errs.Err()
+}
+
+// Warnings returns what the loaded file holds that is accepted but should
+// change, such as inline secrets, each as file:line: key: message.
+func (c *Config) Warnings() []string { return c.file.Warnings() }
+
+// validateAPI checks the API's secret files and rate limit. The token
+// file and the TLS key are read here as well as at start, so that
+// check-config catches a file other users can read.
+func (c *Config) validateAPI(f *configfile.File, errs *configfile.Errors) {
+	a := &c.API
+	if a.TokensFile != "" {
+		if _, err := api.LoadTokens(a.TokensFile); err != nil {
+			errs.Add(f.Errorf("api.tokens_file", "%s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "api: token file: "), "configfile: ")))
+		}
+	}
+	if a.TLSCertFile != "" || a.TLSKeyFile != "" {
+		switch err := api.CheckTLS(a.TLSCertFile, a.TLSKeyFile); {
+		case a.TLSCertFile == "":
+			errs.Add(f.Errorf("api.tls_cert_file", "required with api.tls_key_file: the server's PEM certificate"))
+		case a.TLSKeyFile == "":
+			errs.Add(f.Errorf("api.tls_key_file", "required with api.tls_cert_file: the certificate's private key"))
+		case err != nil && strings.HasPrefix(err.Error(), "api: tls_cert_file: "):
+			errs.Add(f.Errorf("api.tls_cert_file", "%s", strings.TrimPrefix(err.Error(), "api: tls_cert_file: ")))
+		case err != nil:
+			errs.Add(f.Errorf("api.tls_key_file", "%s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "api: tls_key_file: "), "configfile: ")))
+		}
+	}
+	r := a.RateLimit
+	if r.PerClient <= 0 || r.Global <= 0 || r.PerClientBurst < 1 || r.GlobalBurst < 1 {
+		errs.Add(f.Errorf("api.rate_limit", "per_client and global must be positive, per_client_burst and global_burst at least 1"))
+	}
+}
+
+// defaultRateLimit is api.DefaultRateLimit in the file's terms.
+func defaultRateLimit() RateLimit {
+	d := api.DefaultRateLimit
+	return RateLimit{PerClient: d.PerClient, PerClientBurst: d.PerClientBurst, Global: d.Global, GlobalBurst: d.GlobalBurst}
+}
+
+// APIRateLimit returns the API's rate limit.
+func (a API) APIRateLimit() api.RateLimit {
+	r := a.RateLimit
+	return api.RateLimit{PerClient: r.PerClient, PerClientBurst: r.PerClientBurst, Global: r.Global, GlobalBurst: r.GlobalBurst}
 }
 
 // validateSNMPNotify checks the SNMP notification targets, naming the key
@@ -451,8 +543,12 @@ func (c *Config) validateSNMPNotify(f *configfile.File, errs *configfile.Errors)
 		errs.Add(f.Errorf("snmp_notify.targets", "at least one target is required"))
 	}
 	names := map[string]bool{}
-	for i, t := range c.SNMPNotify.Targets {
+	for i := range c.SNMPNotify.Targets {
+		t := &c.SNMPNotify.Targets[i]
 		key := fmt.Sprintf("snmp_notify.targets[%d]", i)
+		f.ResolveSecret(errs, key+".community", &t.Community, key+".community_file", t.CommunityFile)
+		f.ResolveSecret(errs, key+".auth_passphrase", &t.AuthPassphrase, key+".auth_passphrase_file", t.AuthPassphraseFile)
+		f.ResolveSecret(errs, key+".priv_passphrase", &t.PrivPassphrase, key+".priv_passphrase_file", t.PrivPassphraseFile)
 		name := t.Name
 		if name == "" {
 			name = t.Address

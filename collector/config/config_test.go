@@ -54,6 +54,9 @@ func TestErrorsNameLineAndKey(t *testing.T) {
 		{"no version", strings.Replace(base, "version: 1\n", "", 1), "version: missing format version"},
 		{"bad influx", base + "influxdb: {url: nowhere}\n", "influxdb.url"},
 		{"bad broker", base + "mqtt: {broker: broker:1883}\n", `collector.yaml:9: mqtt.broker: "broker:1883" is not a broker URL`},
+		{"client key without certificate", base + "mqtt:\n  broker: ssl://b:8883\n  key_file: /nonexistent/collector.key\n", "collector.yaml:9: mqtt.cert_file: required with key_file"},
+		{"client certificate missing", base + "mqtt:\n  broker: ssl://b:8883\n  cert_file: /nonexistent/collector.crt\n  key_file: /nonexistent/collector.key\n", "collector.yaml:11: mqtt.cert_file: open /nonexistent/collector.crt: no such file"},
+		{"client certificate on the embedded broker", base + "mqtt:\n  cert_file: /nonexistent/collector.crt\n  key_file: /nonexistent/collector.key\n", `collector.yaml:10: mqtt.cert_file: a client certificate needs a TLS broker URL (ssl://, tls:// or wss://), but the broker is ""`},
 		{"embedded broker on the network", base + "mqtt: {listen: \"0.0.0.0:1883\"}\n", `collector.yaml:9: mqtt.listen: broker: listen address "0.0.0.0:1883": the embedded broker authenticates nobody`},
 		{"listen with an external broker", base + "mqtt: {broker: \"tcp://b:1883\", listen: \"127.0.0.1:1883\"}\n", "mqtt.listen: is the embedded broker's address, which runs only when mqtt.broker is empty"},
 	} {

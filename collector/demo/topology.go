@@ -51,6 +51,8 @@ func edgeConfig(r int, stateDir, brokerURL, torAddr string, bmcAddrs []string) s
 	var b strings.Builder
 	fmt.Fprintf(&b, "version: 1\nedge: {group: %s, node: %s, state_dir: %q}\n", group, edgeName(r), stateDir)
 	fmt.Fprintf(&b, "mqtt: {broker: %q, primary_host: %s, backoff_max: 1s}\n", brokerURL, hostID)
+	// The emulated switches and BMCs speak v2c only.
+	b.WriteString("snmp_security: {allow_community: true}\n")
 	b.WriteString(`i2c:
   - bus: emulated
     sensors:

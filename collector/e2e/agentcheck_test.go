@@ -46,7 +46,7 @@ host:
   agent_check: 127.0.0.1:%d
 log:
   level: debug
-`, i+1, t.TempDir(), l.brokerURL, t.TempDir(), port))
+%s`, i+1, t.TempDir(), l.brokerURL, t.TempDir(), port, l.signing.edge))
 	if out, err := exec.Command(filepath.Join(bins, "rackwatch-edge"), "check-config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("rackwatch-edge check-config: %v\n%s", err, out)
 	}

@@ -224,6 +224,8 @@ func waitStatus(t *testing.T, lb *haproxy.Client, server, want string, timeout t
 // snmpsim, Mosquitto, and the real edge and collector binaries.
 type loop struct {
 	brokerURL string
+	broker    *testrig.Mosquitto // nil with the embedded broker
+	influx    *testrig.InfluxDB  // nil unless loopOpts.influx
 	lbProc    *testrig.HAProxy
 	lb        *haproxy.Client
 	nodes     []*apiNode
@@ -238,6 +240,10 @@ type loop struct {
 	apiAddr    string
 	token      string
 	failures   atomic.Int64
+
+	// signing holds the configuration of signed commands, zero unless
+	// loopOpts.signed.
+	signing signing
 }
 
 const e2ePolicy = `policy:
@@ -266,6 +272,16 @@ type loopOpts struct {
 	// embeddedBroker runs the collector's own MQTT broker instead of
 	// Mosquitto: the edges connect to the collector.
 	embeddedBroker bool
+	// mosquitto configures Mosquitto (nil: the rig's defaults).
+	mosquitto *testrig.MosquittoOpts
+	// influx has the collector write to a real InfluxDB, database
+	// "rackwatch".
+	influx bool
+	// signed has the collector sign its commands with a fresh key, which
+	// the host edges trust and require (signed_test.go).
+	signed bool
+	// collectorExtra is appended to the collector's configuration.
+	collectorExtra string
 }
 
 func newLoop(t *testing.T) *loop { return newLoopWith(t, loopOpts{}) }
@@ -276,10 +292,14 @@ func newLoopWith(t *testing.T, opts loopOpts) *loop {
 	if opts.embeddedBroker {
 		l.brokerURL = "tcp://" + strings.TrimPrefix(collMQTT, "listen: ")
 	} else {
-		l.brokerURL = testrig.StartMosquitto(t, nil).URL
+		l.broker = testrig.StartMosquitto(t, opts.mosquitto)
+		l.brokerURL = l.broker.URL
 		collMQTT = "broker: " + l.brokerURL
 	}
 	l.nodes = []*apiNode{newAPINode(t), newAPINode(t), newAPINode(t)}
+	if opts.signed {
+		l.signing = newSigning(t)
+	}
 	// The host edges start first: each binds its responder's port, which
 	// HAProxy's configuration names, before the rig probes for more ports.
 	for _, i := range opts.agentChecked {
@@ -317,6 +337,7 @@ edge:
 mqtt:
   broker: %s
   backoff_max: 2s
+snmp_security: {allow_community: true}   # the emulated devices speak v2c
 i2c:
   - bus: emulated
     sensors:
@@ -336,6 +357,12 @@ snmp:
 	}
 	l.apiAddr = testrig.FreeAddr(t)
 	tokens := writeConfig(t, "tokens", "ops:"+l.token+"\n")
+	var influx string
+	if opts.influx {
+		l.influx = testrig.StartInfluxDB(t)
+		l.influx.CreateDatabase(t, "rackwatch")
+		influx = fmt.Sprintf("influxdb: {url: %s, database: rackwatch}\n", l.influx.URL)
+	}
 	l.collCfg = writeConfig(t, "collector.yaml", fmt.Sprintf(`version: 1
 state_dir: %s
 mqtt:
@@ -347,7 +374,7 @@ haproxy:
   - {name: lb1, address: %s, period: 250ms}
 nodes:
 %scorrelation: {window: 5s, baseline: 60s}
-%s`, t.TempDir(), collMQTT, l.apiAddr, tokens, l.lbProc.Socket, inv.String(), e2ePolicy))
+%s%s%s%s`, t.TempDir(), collMQTT, l.apiAddr, tokens, l.lbProc.Socket, inv.String(), influx, e2ePolicy, l.signing.collector, opts.collectorExtra))
 
 	for _, c := range [][]string{{"rackwatch-edge", edgeCfg}, {"rackwatch-collector", l.collCfg}} {
 		out, err := exec.Command(filepath.Join(bins, c[0]), "check-config", c[1]).CombinedOutput()

@@ -173,6 +173,7 @@ func (g *Ingester) Run(ctx context.Context) error {
 		if c.IsConnected() {
 			t := c.Publish(state, 1, true, sparkplug.StatePayload(false, born))
 			t.WaitTimeout(2 * time.Second)
+			g.drainAfterOffline()
 		}
 		c.Disconnect(250)
 		g.connected.Store(false)
@@ -183,6 +184,37 @@ func (g *Ingester) Run(ctx context.Context) error {
 			return nil
 		case m := <-g.in:
 			g.handle(m)
+		}
+	}
+}
+
+// Bounds of the drain that follows STATE offline at shutdown.
+const (
+	drainQuiet = 300 * time.Millisecond
+	drainMax   = 5 * time.Second
+)
+
+// drainAfterOffline handles what still arrives once STATE offline is
+// announced, until nothing has come for drainQuiet (at most drainMax).
+// Edges stop publishing when they see the STATE, but what they published
+// before is on its way here, and the broker has acknowledged it, so their
+// spools have let it go: dropping it would lose those samples on every
+// restart of the collector. An edge publishes one message at a time and
+// waits for its acknowledgement, so little is in flight.
+func (g *Ingester) drainAfterOffline() {
+	quiet := time.NewTimer(drainQuiet)
+	defer quiet.Stop()
+	deadline := time.NewTimer(drainMax)
+	defer deadline.Stop()
+	for {
+		select {
+		case m := <-g.in:
+			g.handle(m)
+			quiet.Reset(drainQuiet)
+		case <-quiet.C:
+			return
+		case <-deadline.C:
+			return
 		}
 	}
 }

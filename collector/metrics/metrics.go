@@ -10,6 +10,7 @@ package metrics
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -99,6 +100,14 @@ type Opts struct {
 	Sinks      func() []Sink
 	Notify     func() []Notify
 	Nodes      func() []Node
+
+	// CommandRejections returns the commands the edges reported refusing
+	// as unsigned, forged, expired or replayed since the collector
+	// started, by reason.
+	CommandRejections func() map[string]uint64
+
+	// APIRateLimited returns the API requests refused by its rate limit.
+	APIRateLimited func() uint64
 }
 
 // Collector is a prometheus.Collector over the collector's counters.
@@ -167,6 +176,9 @@ var (
 	notifyRetries = desc(ns+"notifications_retries_total", "SNMP INFORM and engine discovery retransmissions, by target.", "target")
 	notifyQueued  = desc(ns+"notifications_queued", "SNMP notifications waiting to be sent, by target.", "target")
 
+	apiLimited    = desc(ns+"api_rate_limited_total", "API requests refused with 429 by the rate limit.")
+	cmdRejections = desc(ns+"command_rejections_total", "Commands the edges reported refusing as unsigned, forged, expired or replayed, by reason.", "reason")
+
 	nodeState  = desc("rackwatch_node_state", "The node's current state: 1 for the state it is in, 0 for the others.", "node", "rack", "state")
 	nodeSince  = desc("rackwatch_node_state_since_timestamp_seconds", "When the engine put the node at its current level, in seconds since the epoch.", "node", "rack")
 	nodeWeight = desc("rackwatch_node_weight_ratio", "The server's current weight in the load balancer as a fraction of its configured weight.", "node", "haproxy", "backend", "server")
@@ -178,7 +190,7 @@ var all = []*prometheus.Desc{
 	recPasses, recApplied, recFailed, recDiverged, recObserveErr, actApplied, actFailed, actRetries,
 	lbUp, lbPolls, lbFailures, lbDuration, lbRestarts, logLines, logParsed, logIgnored, logDropped,
 	sinkErrors, sinkDropped, notifySent, notifyFailed, notifyDropped, notifyAcked, notifyRetries, notifyQueued,
-	nodeState, nodeSince, nodeWeight,
+	cmdRejections, apiLimited, nodeState, nodeSince, nodeWeight,
 }
 
 // Describe implements prometheus.Collector.
@@ -293,6 +305,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(ch, notifyAcked, n.InformsAcked, n.Target)
 			counter(ch, notifyRetries, n.Retries, n.Target)
 			gauge(ch, notifyQueued, float64(n.Queued), n.Target)
+		}
+	}
+	if o.APIRateLimited != nil {
+		counter(ch, apiLimited, o.APIRateLimited())
+	}
+	if o.CommandRejections != nil {
+		rs := o.CommandRejections()
+		for _, r := range slices.Sorted(maps.Keys(rs)) {
+			counter(ch, cmdRejections, rs[r], r)
 		}
 	}
 	if o.Nodes != nil {

@@ -43,6 +43,9 @@ func fullOpts() metrics.Opts {
 		RequestLog: func() haplog.Counters { return haplog.Counters{Lines: 100, Parsed: 98, Ignored: 2} },
 		Sinks:      func() []metrics.Sink { return []metrics.Sink{{Name: "influxdb", Errors: 5, Dropped: 7}} },
 		Notify:     func() []metrics.Notify { return []metrics.Notify{{Target: "nms1", Sent: 4, InformsAcked: 4}} },
+		CommandRejections: func() map[string]uint64 {
+			return map[string]uint64{"unsigned": 0, "forged": 2, "expired": 0, "replayed": 1}
+		},
 		Nodes: func() []metrics.Node {
 			return []metrics.Node{
 				{Name: "api-1", Rack: "r1", State: metrics.StateDrained, Since: t0, Servers: []metrics.Server{
@@ -58,6 +61,12 @@ func fullOpts() metrics.Opts {
 func TestCollectorExposesTheCounters(t *testing.T) {
 	t.Parallel()
 	const want = `
+# HELP rackwatch_collector_command_rejections_total Commands the edges reported refusing as unsigned, forged, expired or replayed, by reason.
+# TYPE rackwatch_collector_command_rejections_total counter
+rackwatch_collector_command_rejections_total{reason="expired"} 0
+rackwatch_collector_command_rejections_total{reason="forged"} 2
+rackwatch_collector_command_rejections_total{reason="replayed"} 1
+rackwatch_collector_command_rejections_total{reason="unsigned"} 0
 # HELP rackwatch_collector_decisions_total Decisions recorded, by action and outcome (taken, withheld, dry_run).
 # TYPE rackwatch_collector_decisions_total counter
 rackwatch_collector_decisions_total{action="alarm",outcome="taken"} 1
@@ -101,7 +110,7 @@ rackwatch_node_weight_ratio{backend="api",haproxy="lb1",node="api-2",server="api
 	err := testutil.CollectAndCompare(metrics.New(fullOpts()), strings.NewReader(want),
 		"rackwatch_collector_decisions_total", "rackwatch_collector_actions_last_hour", "rackwatch_collector_haproxy_up",
 		"rackwatch_collector_sink_write_errors_total", "rackwatch_collector_samples_received_total",
-		"rackwatch_node_state", "rackwatch_node_state_since_timestamp_seconds", "rackwatch_node_weight_ratio")
+		"rackwatch_collector_command_rejections_total", "rackwatch_node_state", "rackwatch_node_state_since_timestamp_seconds", "rackwatch_node_weight_ratio")
 	if err != nil {
 		t.Error(err)
 	}

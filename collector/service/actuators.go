@@ -3,12 +3,15 @@ package service
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/rackwatch/rackwatch/collector/actuate"
 	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/decide"
 	"github.com/rackwatch/rackwatch/collector/ingest"
+	"github.com/rackwatch/rackwatch/edge/cmdsign"
 )
 
 // runtimeOnly keeps the runtime-API actuator off the nodes whose HAProxy
@@ -57,8 +60,12 @@ func (s *Service) actuators(cfg *config.Config, rts map[string]actuate.Runtime, 
 	}
 	acts := []actuate.Actuator{runtimeOnly{lb, steered}}
 	if len(agent) > 0 {
+		signer, err := commandSigner(cfg, s.opts.Now)
+		if err != nil {
+			return nil, err
+		}
 		sp, err := actuate.NewSparkplug(actuate.SparkplugOpts{
-			Name: "agent-check", Publisher: mqttPublisher{s.ingest}, Group: cfg.MQTT.Group, Versions: versions,
+			Name: "agent-check", Publisher: mqttPublisher{s.ingest}, Group: cfg.MQTT.Group, Versions: versions, Signer: signer,
 			Edge: func(t decide.Target) (string, string, bool) {
 				h, ok := agent[t.Node]
 				return h.Edge, "lb", ok
@@ -79,4 +86,23 @@ func (s *Service) actuators(cfg *config.Config, rts map[string]actuate.Runtime, 
 		acts = append(acts, wh)
 	}
 	return acts, nil
+}
+
+// commandSigner returns the signer of cfg's commands section, or nil (an
+// actuate.Signer, not a typed nil) when commands go unsigned.
+func commandSigner(cfg *config.Config, now func() time.Time) (actuate.Signer, error) {
+	c := cfg.Commands
+	if c == nil {
+		return nil, nil
+	}
+	key, err := cmdsign.LoadPrivateKey(c.SigningKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("service: commands.signing_key_file: %w", err)
+	}
+	signer, err := cmdsign.NewSigner(cmdsign.SignerOpts{KeyID: c.KeyID, Key: key, Validity: c.Validity,
+		CounterPath: filepath.Join(cfg.StateDir, "command-counter.json"), Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	return signer, nil
 }

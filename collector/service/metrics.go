@@ -34,6 +34,23 @@ func (p *promState) build(s *Service) error {
 	if s.snmp.sender != nil {
 		o.Notify = s.notifyMetrics
 	}
+	if r := s.snmp.rejections; r != nil {
+		o.CommandRejections = func() map[string]uint64 {
+			out := map[string]uint64{}
+			for reason, n := range r.Totals() {
+				out[string(reason)] = n
+			}
+			return out
+		}
+	}
+	// The API is built after the metrics, and serves them: read it at
+	// scrape time.
+	o.APIRateLimited = func() uint64 {
+		if s.api == nil {
+			return 0
+		}
+		return s.api.Limited()
+	}
 	if s.influx != nil {
 		o.Sinks = func() []metrics.Sink {
 			return []metrics.Sink{{Name: "influxdb", Errors: s.influx.Errors(), Dropped: s.influx.Dropped()}}

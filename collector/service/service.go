@@ -41,7 +41,6 @@ import (
 	"github.com/rackwatch/rackwatch/collector/lbwatch"
 	"github.com/rackwatch/rackwatch/collector/statuspage"
 	"github.com/rackwatch/rackwatch/collector/telemetry"
-	"github.com/rackwatch/rackwatch/edge/configfile"
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
@@ -189,9 +188,9 @@ func New(cfg *config.Config, opts Opts) (_ *Service, err error) {
 	if s.snmp, err = newSNMPNotify(cfg, opts); err != nil {
 		return nil, err
 	}
-	tlsc, err := configfile.TLSConfig(cfg.MQTT.CAFile)
+	tlsc, err := cfg.MQTT.TLS().Config()
 	if err != nil {
-		return nil, fmt.Errorf("service: mqtt.ca_file: %w", err)
+		return nil, fmt.Errorf("service: mqtt tls: %w", err)
 	}
 	brokerURL := cfg.MQTT.Broker
 	if brokerURL == "" {
@@ -240,7 +239,8 @@ func New(cfg *config.Config, opts Opts) (_ *Service, err error) {
 		if s.page.srv, err = statuspage.New(&statuspage.Opts{Source: s, Logger: opts.Logger, Now: opts.Now}); err != nil {
 			return nil, fmt.Errorf("service: %w", err)
 		}
-		if s.api, err = api.New(api.Opts{Addr: a.Listen, Controller: s, Tokens: tokens, Logger: opts.Logger, Now: opts.Now, Metrics: s.prom.handler, Page: s.page.srv}); err != nil {
+		if s.api, err = api.New(api.Opts{Addr: a.Listen, Controller: s, Tokens: tokens, Logger: opts.Logger, Now: opts.Now, Metrics: s.prom.handler, Page: s.page.srv,
+			RateLimit: a.APIRateLimit(), TLSCertFile: a.TLSCertFile, TLSKeyFile: a.TLSKeyFile}); err != nil {
 			return nil, fmt.Errorf("service: %w", err)
 		}
 	}
@@ -254,6 +254,9 @@ func (k sink) Add(edge, device string, samples []sample.Sample) {
 	k.s.store.Add(edge, device, samples)
 	if k.s.snmp.notifier != nil {
 		k.s.snmp.notifier.Samples(edge, device, samples)
+	}
+	if k.s.snmp.rejections != nil {
+		k.s.snmp.rejections.Samples(edge, device, samples)
 	}
 	if k.s.watched[deviceRef{edge, device}] {
 		select {

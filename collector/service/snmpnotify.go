@@ -2,11 +2,13 @@ package service
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/ingest"
 	"github.com/rackwatch/rackwatch/collector/snmpnotify"
+	"github.com/rackwatch/rackwatch/edge/command"
 )
 
 // snmpNotify holds the SNMP notification sender and the notifier that
@@ -14,12 +16,16 @@ import (
 type snmpNotify struct {
 	sender   *snmpnotify.Sender
 	notifier *snmpnotify.Notifier
+	// rejections follows the edges' command rejection counters, logs each
+	// increase and, with a notifier, raises rwCommandRejected; it runs
+	// without snmp_notify too, for the log and /metrics.
+	rejections *snmpnotify.Rejections
 }
 
 // newSNMPNotify builds the sender of cfg's snmp_notify section.
 func newSNMPNotify(cfg *config.Config, opts Opts) (snmpNotify, error) {
 	if cfg.SNMPNotify == nil {
-		return snmpNotify{}, nil
+		return snmpNotify{rejections: newRejections(opts.Logger, nil)}, nil
 	}
 	targets := make([]snmpnotify.Target, 0, len(cfg.SNMPNotify.Targets))
 	for _, t := range cfg.SNMPNotify.Targets {
@@ -29,7 +35,21 @@ func newSNMPNotify(cfg *config.Config, opts Opts) (snmpNotify, error) {
 	if err != nil {
 		return snmpNotify{}, fmt.Errorf("service: %w", err)
 	}
-	return snmpNotify{sender: sender, notifier: snmpnotify.NewNotifier(snmpnotify.NotifierOpts{Sink: sender, Locate: locator(cfg)})}, nil
+	n := snmpnotify.NewNotifier(snmpnotify.NotifierOpts{Sink: sender, Locate: locator(cfg)})
+	return snmpNotify{sender: sender, notifier: n, rejections: newRejections(opts.Logger, n)}, nil
+}
+
+// newRejections returns the tracker of the edges' command rejections.
+func newRejections(log *slog.Logger, n *snmpnotify.Notifier) *snmpnotify.Rejections {
+	if log == nil {
+		log = slog.Default()
+	}
+	return snmpnotify.NewRejections(func(edge string, reason command.Reason, added, total uint64) {
+		log.Warn("an edge refused commands as not the collector's", "edge", edge, "reason", reason, "added", added, "total", total)
+		if n != nil {
+			n.CommandRejected(edge, reason, added, total)
+		}
+	}, 0)
 }
 
 // locator names the node or rack an edge's device measures, from the
@@ -42,6 +62,9 @@ func locator(cfg *config.Config) func(edge, device string) (string, string) {
 		at[deviceRef{n.Edge, n.BMC}] = where{n.Name, n.Rack}
 		if h := n.Host; h != nil {
 			at[deviceRef{h.Edge, h.Device}] = where{n.Name, n.Rack}
+			if _, ok := at[deviceRef{h.Edge, ""}]; !ok {
+				at[deviceRef{h.Edge, ""}] = where{n.Name, n.Rack} // a host-mode edge runs on its node
+			}
 		}
 		if _, ok := at[deviceRef{n.Edge, ""}]; !ok && n.Rack != "" {
 			at[deviceRef{n.Edge, ""}] = where{rack: n.Rack}

@@ -218,6 +218,7 @@ func TestEveryNotificationPrintsByName(t *testing.T) {
 		mibs.NodeThrottlingOID: "rwNodeThrottling", mibs.LinkErrorsDegradingOID: "rwLinkErrorsDegrading",
 		mibs.RackCoolingAlarmOID: "rwRackCoolingAlarm", mibs.SensorFaultOID: "rwSensorFault",
 		mibs.EdgeOfflineOID: "rwEdgeOffline", mibs.EdgeOnlineOID: "rwEdgeOnline", mibs.ActionRolledBackOID: "rwActionRolledBack",
+		mibs.CommandRejectedOID: "rwCommandRejected",
 	}
 	if len(want) != len(mibs.NotificationObjects) {
 		t.Fatalf("the test names %d notifications, the MIB has %d", len(want), len(mibs.NotificationObjects))

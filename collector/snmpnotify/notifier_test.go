@@ -36,7 +36,7 @@ var names = map[string]string{
 	mibs.NodeDrainedOID: "drained", mibs.NodeRestoredOID: "restored", mibs.NodeShedOID: "shed",
 	mibs.NodeThrottlingOID: "throttling", mibs.LinkErrorsDegradingOID: "link", mibs.RackCoolingAlarmOID: "rack",
 	mibs.SensorFaultOID: "sensor", mibs.EdgeOfflineOID: "offline", mibs.EdgeOnlineOID: "online",
-	mibs.ActionRolledBackOID: "rolledback",
+	mibs.ActionRolledBackOID: "rolledback", mibs.CommandRejectedOID: "rejected",
 }
 
 // brief is "notification id state severity" for each alert.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,12 @@ func (f *fakeSource) Snapshot() Snapshot {
 	f.calls++
 	s := f.snap
 	s.At = time.Now()
+	// The page encodes a snapshot while set changes the next one: each
+	// gets its own racks and nodes, as the service's snapshots do.
+	s.Racks = slices.Clone(s.Racks)
+	for i := range s.Racks {
+		s.Racks[i].Nodes = slices.Clone(s.Racks[i].Nodes)
+	}
 	return s
 }
 

@@ -43,7 +43,8 @@ const (
  agent checks.
  .
  The service runs as the rackwatch user. Edit /etc/rackwatch/edge.yaml,
- check it with "rackwatch-edge check-config", and restart the service.`
+ create the secret files it names (mode 0600, owner rackwatch), check it
+ with "rackwatch-edge check-config", and restart the service.`
 )
 
 // machines is the ELF machine of the edge binary for each Debian

@@ -369,7 +369,8 @@ func checkBinary(t *testing.T, path, arch string, machine elf.Machine, class elf
 		if err != nil || string(out) != "rackwatch-edge "+testDescribe+"\n" {
 			t.Errorf("rackwatch-edge version: %v %q", err, out)
 		}
-		conf := filepath.Join(filepath.Dir(path), "../../etc/rackwatch/edge.yaml")
+		// With the secret files it names, as a provisioned host has them.
+		conf := testrig.ShippedConfig(t, filepath.Join(filepath.Dir(path), "../../etc/rackwatch/edge.yaml"))
 		if out, err := exec.Command(path, "check-config", conf).CombinedOutput(); err != nil {
 			t.Errorf("rackwatch-edge check-config on the conffile: %v\n%s", err, out)
 		}

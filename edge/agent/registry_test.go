@@ -14,7 +14,7 @@ import (
 func loadConfig(t *testing.T, body string) *config.Config {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "edge.yaml")
-	if err := os.WriteFile(p, []byte("version: 1\nedge: {node: rack1, state_dir: /tmp/x}\n"+body), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte("version: 1\nedge: {node: rack1, state_dir: /tmp/x}\nsnmp_security: {allow_community: true}\n"+body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := config.Load(p)

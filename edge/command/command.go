@@ -1,6 +1,7 @@
 package command
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -72,7 +73,35 @@ type Command struct {
 	Expires time.Time
 	// Issued is when the collector issued the command; zero when absent.
 	Issued time.Time
+
+	// Sig is the collector's signature of the command; zero when the
+	// command is unsigned. Whether it is valid is for the Manager's
+	// Verifier (package edge/cmdsign) to decide.
+	Sig Signature
 }
+
+// SignatureSize is the size of an Ed25519 signature (RFC 8032, §5.1.6).
+const SignatureSize = 64
+
+// MaxKeyIDLen bounds a signing key's id; it follows the rules of a
+// command id.
+const MaxKeyIDLen = 32
+
+// Signature is the signed envelope of a command: which key signed it, the
+// signer's counter, until when the command may be applied, and the
+// Ed25519 signature over the canonical encoding of all of it (see
+// docs/wire.md, Command signatures).
+type Signature struct {
+	KeyID   string
+	Counter uint64
+	// ValidUntil is when the command stops being acceptable; unlike
+	// Command.Expires, it ends nothing that was applied.
+	ValidUntil time.Time
+	Value      [SignatureSize]byte
+}
+
+// IsZero reports whether the command carries no signature.
+func (s Signature) IsZero() bool { return s == Signature{} }
 
 // Target identifies what a command sets: the versions of a target's
 // commands are ordered.
@@ -138,6 +167,11 @@ func (c Command) Validate() error {
 	if !c.Expires.IsZero() && !c.Issued.IsZero() && c.Issued.After(c.Expires) {
 		return refusef(ReasonOutOfRange, "issued %d is after expires %d", c.Issued.UnixMilli(), c.Expires.UnixMilli())
 	}
+	if !c.Sig.IsZero() {
+		if err := c.Sig.validate(c.Issued); err != nil {
+			return err
+		}
+	}
 	switch c.Kind {
 	case KindFanDuty:
 		if c.Expires.IsZero() {
@@ -165,6 +199,28 @@ func (c Command) Validate() error {
 		}
 	default:
 		return refusef(ReasonUnknownKind, "kind %.32q", string(c.Kind))
+	}
+	return nil
+}
+
+// validate checks the envelope's form; its truth is the Verifier's. A
+// signed command must say when it was issued: the Verifier checks it
+// against the edge's clock.
+func (s Signature) validate(issued time.Time) error {
+	if s.KeyID == "" || len(s.KeyID) > MaxKeyIDLen {
+		return refusef(ReasonOutOfRange, "key_id length %d not in 1-%d", len(s.KeyID), MaxKeyIDLen)
+	}
+	if err := checkID(s.KeyID); err != nil {
+		return refusef(ReasonInvalid, "key_id %.32q: printable ASCII without space only", s.KeyID)
+	}
+	if s.Counter == 0 {
+		return refusef(ReasonOutOfRange, "counter 0: counters start at 1")
+	}
+	if err := checkMillis("valid_until", s.ValidUntil.UnixMilli()); err != nil {
+		return err
+	}
+	if issued.IsZero() {
+		return refusef(ReasonMissingField, "a signed command requires issued")
 	}
 	return nil
 }
@@ -217,6 +273,10 @@ type wire struct {
 	WeightPercent *int     `json:"weight_percent,omitempty"`
 	Expires       int64    `json:"expires,omitempty"`
 	Issued        int64    `json:"issued,omitempty"`
+	KeyID         string   `json:"key_id,omitempty"`
+	Counter       uint64   `json:"counter,omitempty"`
+	ValidUntil    int64    `json:"valid_until,omitempty"`
+	Sig           string   `json:"sig,omitempty"`
 }
 
 // MarshalJSON encodes c in the wire format. It refuses a command Validate
@@ -241,6 +301,10 @@ func (c Command) MarshalJSON() ([]byte, error) {
 	}
 	if !c.Issued.IsZero() {
 		w.Issued = c.Issued.UnixMilli()
+	}
+	if !c.Sig.IsZero() {
+		w.KeyID, w.Counter, w.ValidUntil = c.Sig.KeyID, c.Sig.Counter, c.Sig.ValidUntil.UnixMilli()
+		w.Sig = base64.RawURLEncoding.EncodeToString(c.Sig.Value[:])
 	}
 	return json.Marshal(w)
 }

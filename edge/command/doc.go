@@ -40,7 +40,21 @@
 //	         for fan_duty, optional otherwise. A command received at or
 //	         after expires is Expired.
 //	issued   integer, ms since the Unix epoch, optional, informative; if
-//	         both are given, issued must not be after expires.
+//	         both are given, issued must not be after expires. Required
+//	         in a signed command.
+//
+// A signed command also carries, all four or none (Signature):
+//
+//	key_id       the signing key's id, 1–32 printable ASCII characters.
+//	counter      integer 1–2^64-1, growing with each command the key signs.
+//	valid_until  integer, ms since the Unix epoch: when the command stops
+//	             being acceptable (it ends nothing that was applied).
+//	sig          the Ed25519 signature, base64url without padding.
+//
+// This package only decodes them; the Manager's Verifier (package
+// edge/cmdsign) decides whether they are right, before anything else, and
+// its refusals (ReasonUnsigned, ReasonForged, ReasonExpired,
+// ReasonReplayed) are counted like the others.
 //
 // Per kind:
 //

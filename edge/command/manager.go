@@ -35,6 +35,17 @@ type Applier interface {
 // ReasonUnknownTarget rather than counting a failure of the edge.
 var ErrUnknownTarget = errors.New("command: no such target on this edge")
 
+// Verifier decides whether a command is authentic, current and new before
+// the Manager looks at it: package edge/cmdsign checks its signature,
+// validity and counter. Verify returns an *Error with ReasonUnsigned,
+// ReasonForged, ReasonExpired or ReasonReplayed for a command to refuse,
+// nil for one to handle, and another error when it could not record the
+// command's counter: the command is then not applied (Failed), since a
+// restart could let it be replayed.
+type Verifier interface {
+	Verify(c Command) error
+}
+
 // Outcome is what the Manager did with a command.
 type Outcome int
 
@@ -125,7 +136,15 @@ type Opts struct {
 	// Appliers maps each supported kind to its applier. Commands of other
 	// kinds are refused with ReasonUnsupported.
 	Appliers map[Kind]Applier
-	Now      func() time.Time
+	// Verifier, if set, checks every command before anything else: a
+	// refused one is counted under its reason and goes no further. Nil
+	// applies commands whether signed or not.
+	Verifier Verifier
+	// RejectLogEvery spaces the log lines of the Verifier's refusals, per
+	// reason, so that a flood of forged commands cannot flood the log;
+	// zero means a minute. Every refusal is counted.
+	RejectLogEvery time.Duration
+	Now            func() time.Time
 	// MaxIDs bounds the ids remembered per target for duplicate detection;
 	// zero means 16.
 	MaxIDs int
@@ -150,6 +169,9 @@ func (o *Opts) setDefaults() {
 	}
 	if o.TickEvery <= 0 {
 		o.TickEvery = time.Second
+	}
+	if o.RejectLogEvery <= 0 {
+		o.RejectLogEvery = time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -178,6 +200,14 @@ type Manager struct {
 	mu       sync.Mutex
 	targets  map[Target]*target
 	counters Counters
+	// rejectLog rate-limits the log lines of the Verifier's refusals:
+	// per reason, when the last line was written and how many were not.
+	rejectLog map[Reason]*logWindow
+}
+
+type logWindow struct {
+	last       time.Time
+	suppressed uint64
 }
 
 // New loads the state file, if any, and returns a Manager. A state file
@@ -185,7 +215,7 @@ type Manager struct {
 // without the versions it held could apply a stale one.
 func New(opts Opts) (*Manager, error) {
 	opts.setDefaults()
-	m := &Manager{opts: opts, targets: map[Target]*target{}, counters: Counters{Refused: map[Reason]uint64{}}}
+	m := &Manager{opts: opts, targets: map[Target]*target{}, counters: Counters{Refused: map[Reason]uint64{}}, rejectLog: map[Reason]*logWindow{}}
 	if opts.StatePath != "" {
 		t, err := load(opts.StatePath, opts.MaxIDs)
 		if err != nil {
@@ -260,6 +290,10 @@ func (m *Manager) Handle(ctx context.Context, c Command) Result {
 		m.opts.Logger.Info("expired command", "id", c.ID, "target", r.Target, "expires", c.Expires)
 	case Refused:
 		m.counters.Refused[r.Reason]++
+		if IsRejection(r.Reason) {
+			m.logRejection(c, r)
+			break
+		}
 		m.opts.Logger.Warn("command refused", "id", c.ID, "target", r.Target, "reason", r.Reason, "detail", r.Detail)
 	case Failed:
 		m.counters.Failed++
@@ -268,11 +302,42 @@ func (m *Manager) Handle(ctx context.Context, c Command) Result {
 	return r
 }
 
+// logRejection logs a refusal of the Verifier, at most once per
+// RejectLogEvery and reason, with the number not logged since; the caller
+// holds mu.
+func (m *Manager) logRejection(c Command, r Result) {
+	now := m.opts.Now()
+	w := m.rejectLog[r.Reason]
+	if w == nil {
+		w = &logWindow{}
+		m.rejectLog[r.Reason] = w // keyed by the four rejection reasons only
+	} else if now.Sub(w.last) < m.opts.RejectLogEvery && !now.Before(w.last) {
+		w.suppressed++
+		return
+	}
+	m.opts.Logger.Warn("command rejected", "id", c.ID, "target", r.Target, "reason", r.Reason, "key_id", c.Sig.KeyID,
+		"counter", c.Sig.Counter, "detail", r.Detail, "suppressed", w.suppressed)
+	w.last, w.suppressed = now, 0
+}
+
 func (m *Manager) handle(ctx context.Context, c Command) Result {
 	r := Result{ID: c.ID, Target: c.Target(), Version: c.Version}
 	if err := c.Validate(); err != nil {
 		r.Outcome, r.Reason, r.Detail = Refused, ReasonOf(err), err.Error()
 		return r
+	}
+	// Verified first, so that a forged command is counted as such even
+	// when it reuses the id of one applied, and before anything of it is
+	// trusted.
+	if v := m.opts.Verifier; v != nil {
+		if err := v.Verify(c); err != nil {
+			if reason := ReasonOf(err); reason != "" {
+				r.Outcome, r.Reason, r.Detail = Refused, reason, err.Error()
+			} else {
+				r.Outcome, r.Detail = Failed, err.Error()
+			}
+			return r
+		}
 	}
 	t := m.targets[r.Target]
 	if t != nil {

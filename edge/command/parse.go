@@ -2,6 +2,7 @@ package command
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,7 +38,31 @@ const (
 	ReasonUnsupported    Reason = "unsupported"     // this edge has no applier for the kind
 	ReasonUnknownTarget  Reason = "unknown_target"  // the applier has no such device or channel
 	ReasonTooManyTargets Reason = "too_many_targets"
+
+	// Reasons of the Verifier (package edge/cmdsign): the command is not
+	// one the collector signed for this edge, now, for the first time.
+	ReasonUnsigned Reason = "unsigned" // no signature, and the edge requires one
+	ReasonForged   Reason = "forged"   // unknown or untrusted key id, or a signature that does not verify
+	ReasonExpired  Reason = "expired"  // valid_until passed, or issued beyond the clock-skew allowance
+	ReasonReplayed Reason = "replayed" // a counter not above the highest accepted for the key
 )
+
+// RejectionsMetric is the counter (uint, label reason: one of Rejections)
+// under which an edge's status device publishes the Verifier's refusals,
+// and which the collector watches to raise a notification.
+const RejectionsMetric = "edge_command_rejections_total"
+
+// Rejections are the Verifier's reasons, in the order they are reported.
+var Rejections = []Reason{ReasonUnsigned, ReasonForged, ReasonExpired, ReasonReplayed}
+
+// IsRejection reports whether r is one of the Verifier's reasons.
+func IsRejection(r Reason) bool {
+	switch r {
+	case ReasonUnsigned, ReasonForged, ReasonExpired, ReasonReplayed:
+		return true
+	}
+	return false
+}
 
 // Error is a refused command: Reason for counting, Detail for people.
 type Error struct {
@@ -198,6 +223,10 @@ const (
 	fWeight
 	fExpires
 	fIssued
+	fKeyID
+	fCounter
+	fValidUntil
+	fSig
 )
 
 var fields = map[string]field{
@@ -213,6 +242,10 @@ var fields = map[string]field{
 	"weight_percent": {fWeight, jsonNumber},
 	"expires":        {fExpires, jsonNumber},
 	"issued":         {fIssued, jsonNumber},
+	"key_id":         {fKeyID, jsonString},
+	"counter":        {fCounter, jsonNumber},
+	"valid_until":    {fValidUntil, jsonNumber},
+	"sig":            {fSig, jsonString},
 }
 
 var fieldNames = func() map[uint16]string {
@@ -223,14 +256,18 @@ var fieldNames = func() map[uint16]string {
 	return m
 }()
 
-const common = fID | fVersion | fKind | fDevice
+const (
+	common = fID | fVersion | fKind | fDevice
+	// signed are the keys of the signature envelope: all or none.
+	signed = fKeyID | fCounter | fValidUntil | fSig
+)
 
 // kindFields lists, per kind, the keys it requires and the ones it allows.
 var kindFields = map[Kind]struct{ required, allowed uint16 }{
-	KindFanDuty:      {common | fChannel | fDuty | fExpires, common | fChannel | fDuty | fExpires | fIssued},
-	KindSensorEnable: {common | fEnabled, common | fEnabled | fExpires | fIssued},
-	KindPollPeriod:   {common | fPeriod, common | fPeriod | fExpires | fIssued},
-	KindLBState:      {common | fState, common | fState | fWeight | fExpires | fIssued},
+	KindFanDuty:      {common | fChannel | fDuty | fExpires, common | fChannel | fDuty | fExpires | fIssued | signed},
+	KindSensorEnable: {common | fEnabled, common | fEnabled | fExpires | fIssued | signed},
+	KindPollPeriod:   {common | fPeriod, common | fPeriod | fExpires | fIssued | signed},
+	KindLBState:      {common | fState, common | fState | fWeight | fExpires | fIssued | signed},
 }
 
 // ParseJSON decodes one command from its JSON form. Decoding is strict:
@@ -276,6 +313,14 @@ func ParseJSON(b []byte) (Command, error) {
 			return Command{}, err
 		}
 	}
+	if sig := seen & signed; sig != 0 {
+		if missing := signed &^ sig; missing != 0 {
+			return Command{}, refusef(ReasonMissingField, "a signed command requires %s", fieldNames[lowestBit(missing)])
+		}
+		if c.Sig, err = signatureFields(vals); err != nil {
+			return Command{}, err
+		}
+	}
 	switch c.Kind {
 	case KindFanDuty:
 		ch, err := intField("channel", vals[fChannel])
@@ -315,6 +360,30 @@ func ParseJSON(b []byte) (Command, error) {
 }
 
 func lowestBit(m uint16) uint16 { return m & -m }
+
+// signatureFields reads the signature envelope; ParseJSON has checked
+// that all four keys are there.
+func signatureFields(vals map[uint16]any) (Signature, error) {
+	var (
+		s   Signature
+		err error
+	)
+	s.KeyID = vals[fKeyID].(string)
+	if s.Counter, err = uintField("counter", vals[fCounter]); err != nil {
+		return Signature{}, err
+	}
+	if s.ValidUntil, err = millisField("valid_until", vals[fValidUntil]); err != nil {
+		return Signature{}, err
+	}
+	enc := vals[fSig].(string)
+	if base64.RawURLEncoding.DecodedLen(len(enc)) != SignatureSize {
+		return Signature{}, refusef(ReasonOutOfRange, "sig of %d characters, want %d (base64url, no padding)", len(enc), base64.RawURLEncoding.EncodedLen(SignatureSize))
+	}
+	if _, err := base64.RawURLEncoding.Strict().Decode(s.Value[:], []byte(enc)); err != nil {
+		return Signature{}, refusef(ReasonInvalid, "sig: not base64url without padding")
+	}
+	return s, nil
+}
 
 // scanObject reads one flat JSON object token by token, so that duplicate
 // keys, nested values and trailing data are refused rather than silently

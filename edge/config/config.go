@@ -38,7 +38,27 @@ type Config struct {
 	Sources      Sources   `yaml:"sources"`
 	Log          LogConfig `yaml:"log"`
 	Metrics      Metrics   `yaml:"metrics"`
+	// SNMPSecurity is the production rule for SNMP: v3 only unless
+	// community-based SNMP is allowed.
+	SNMPSecurity SNMPSecurity `yaml:"snmp_security"`
+	// Commands says how the collector's commands are authenticated.
+	Commands Commands `yaml:"commands"`
+
+	file *configfile.File
 }
+
+// SNMPSecurity refuses SNMP v1 and v2c, whose communities cross the
+// network in clear and authenticate nothing, unless they are allowed: for
+// all targets and the trap receiver here, or per target
+// (snmp[].allow_community) and for the receiver (traps.allow_community).
+// SNMPv3 with authPriv is what a production rack should use.
+type SNMPSecurity struct {
+	AllowCommunity bool `yaml:"allow_community"`
+}
+
+// Warnings returns what the loaded file holds that is accepted but should
+// change, such as inline secrets, each as file:line: key: message.
+func (c *Config) Warnings() []string { return c.file.Warnings() }
 
 // Metrics configures the Prometheus endpoint (docs/metrics.md).
 type Metrics struct {
@@ -84,9 +104,17 @@ type MQTT struct {
 	// (deploy/mosquitto/acl.example).
 	Username string            `yaml:"username"`
 	Password configfile.Secret `yaml:"password"`
+	// PasswordFile holds the password instead (mode 0600 or 0640, see
+	// configfile.OpenSecretFile).
+	PasswordFile string `yaml:"password_file"`
 	// CAFile is a PEM bundle of the CAs that sign the broker's certificate,
 	// for an ssl://, tls:// or wss:// broker; empty uses the system roots.
 	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the edge's PEM client certificate and key
+	// for a broker that requires mutual TLS (Mosquitto's
+	// require_certificate); the key file must be mode 0600 or 0640.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 	// PrimaryHost is the collector's Sparkplug host ID. The edge publishes
 	// only while that host's STATE is online and queues otherwise; empty
 	// publishes regardless (for plain MQTT consumers).
@@ -96,6 +124,11 @@ type MQTT struct {
 	KeepAlive      time.Duration `yaml:"keepalive"`
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	BackoffMax     time.Duration `yaml:"backoff_max"`
+}
+
+// TLS returns the files of the broker connection's TLS settings.
+func (m *MQTT) TLS() configfile.ClientTLS {
+	return configfile.ClientTLS{CAFile: m.CAFile, CertFile: m.CertFile, KeyFile: m.KeyFile}
 }
 
 // I2CBus is one I2C bus and the sensors on it.
@@ -183,6 +216,9 @@ type SNMP struct {
 	Address   string            `yaml:"address"`
 	Version   string            `yaml:"version"`
 	Community configfile.Secret `yaml:"community"`
+	// AllowCommunity allows version 1 or 2c for this target when
+	// snmp_security.allow_community is false.
+	AllowCommunity bool `yaml:"allow_community"`
 	// SNMPv3 (version "3"): the USM user, its protocols and passphrases,
 	// and the context. The security level follows from what is set.
 	User           string            `yaml:"user"`
@@ -191,6 +227,10 @@ type SNMP struct {
 	PrivProtocol   string            `yaml:"priv_protocol"`
 	PrivPassphrase configfile.Secret `yaml:"priv_passphrase"`
 	ContextName    string            `yaml:"context"`
+	// The *_file keys name files that hold the secrets instead.
+	CommunityFile      string `yaml:"community_file"`
+	AuthPassphraseFile string `yaml:"auth_passphrase_file"`
+	PrivPassphraseFile string `yaml:"priv_passphrase_file"`
 	// Profiles names the device profiles to poll; empty means "auto":
 	// detected from sysObjectID and sysDescr.
 	Profiles       []string      `yaml:"profiles"`
@@ -208,7 +248,12 @@ type Traps struct {
 	// receiver off.
 	Listen      string              `yaml:"listen"`
 	Communities []configfile.Secret `yaml:"communities"`
-	Users       []TrapUser          `yaml:"users"`
+	// CommunityFiles name files that each hold one more community.
+	CommunityFiles []string `yaml:"community_files"`
+	// AllowCommunity allows v1 and v2c notifications when
+	// snmp_security.allow_community is false.
+	AllowCommunity bool       `yaml:"allow_community"`
+	Users          []TrapUser `yaml:"users"`
 	// EngineID is the receiver's own SNMPv3 engine ID (hex), which v3
 	// INFORM senders discover; empty picks one at start.
 	EngineID string `yaml:"engine_id"`
@@ -226,6 +271,9 @@ type TrapUser struct {
 	AuthPassphrase configfile.Secret `yaml:"auth_passphrase"`
 	PrivProtocol   string            `yaml:"priv_protocol"`
 	PrivPassphrase configfile.Secret `yaml:"priv_passphrase"`
+	// The *_file keys name files that hold the passphrases instead.
+	AuthPassphraseFile string `yaml:"auth_passphrase_file"`
+	PrivPassphraseFile string `yaml:"priv_passphrase_file"`
 }
 
 // Notification names a trap OID.
@@ -308,6 +356,7 @@ func Load(path string) (*Config, error) {
 	if err := c.Validate(f); err != nil {
 		return nil, err
 	}
+	c.file = f
 	return &c, nil
 }
 
@@ -327,9 +376,14 @@ func (c *Config) Validate(f *configfile.File) error {
 	if u, err := url.Parse(c.MQTT.Broker); err != nil || !slices.Contains([]string{"tcp", "mqtt", "ssl", "tls", "ws", "wss"}, u.Scheme) || u.Host == "" {
 		errs.Add(f.Errorf("mqtt.broker", "%q is not a broker URL such as tcp://broker:1883", c.MQTT.Broker))
 	}
-	if _, err := configfile.TLSConfig(c.MQTT.CAFile); err != nil {
-		errs.Add(f.Errorf("mqtt.ca_file", "%v", err))
+	f.CheckClientTLS(&errs, "mqtt.", c.MQTT.TLS(), c.MQTT.Broker)
+	if c.MQTT.Username != "" && c.MQTT.Username != c.Edge.Node {
+		// Not an error, since other ACL layouts exist; but under the
+		// shipped one an MQTT 3.1.1 broker acknowledges the publishes it
+		// denies, so the edge would empty its spool into nothing.
+		f.Warnf("mqtt.username", "%q is not edge.node %q: under the per-rack ACL of deploy/mosquitto/acl.example the broker acknowledges and drops every sample of this edge", c.MQTT.Username, c.Edge.Node)
 	}
+	f.ResolveSecret(&errs, "mqtt.password", &c.MQTT.Password, "mqtt.password_file", c.MQTT.PasswordFile)
 	if c.MQTT.PrimaryHost != "" {
 		if err := sparkplug.ValidateID(c.MQTT.PrimaryHost); err != nil {
 			errs.Add(f.Errorf("mqtt.primary_host", "%v", err))
@@ -449,6 +503,7 @@ func (c *Config) Validate(f *configfile.File) error {
 		if t.Period < 100*time.Millisecond {
 			errs.Add(f.Errorf(key+".period", "must be at least 100ms"))
 		}
+		c.validateSNMPSecurity(f, &errs, key, t)
 		o := t.PollerOpts()
 		o.ProfileDirs = c.SNMPProfiles
 		if _, err := snmppoll.New(o); err != nil {
@@ -464,6 +519,7 @@ func (c *Config) Validate(f *configfile.File) error {
 			errs.Add(f.Errorf("host.root", "required: / on a real host"))
 		}
 	}
+	c.resolveTrapSecrets(f, &errs)
 	if c.Traps.Listen != "" {
 		o := c.Traps.TrapOpts()
 		o.Handler = func(traps.Event) {} // validation only: nothing is received
@@ -471,6 +527,7 @@ func (c *Config) Validate(f *configfile.File) error {
 			errs.Add(f.Errorf("traps", "%v", err))
 		}
 	}
+	c.Commands.validate(f, &errs)
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		errs.Add(f.Errorf("log.level", "must be debug, info, warn or error"))
 	}

@@ -42,6 +42,9 @@ func TestErrorsNameLineAndKey(t *testing.T) {
 		{"bad broker", minimal + "mqtt:\n  broker: localhost\n", `edge.yaml:4: mqtt.broker: "localhost" is not a broker URL`},
 		{"missing CA file", minimal + "mqtt:\n  ca_file: /nonexistent/ca.pem\n", `edge.yaml:4: mqtt.ca_file: open /nonexistent/ca.pem: no such file`},
 		{"bad qos", minimal + "mqtt:\n  qos: 2\n", "edge.yaml:4: mqtt.qos: must be 0 or 1"},
+		{"client certificate without key", minimal + "mqtt:\n  broker: ssl://b:8883\n  cert_file: /nonexistent/rack1.crt\n", "edge.yaml:3: mqtt.key_file: required with cert_file"},
+		{"client certificate missing", minimal + "mqtt:\n  broker: tcp://b:1883\n  cert_file: /nonexistent/rack1.crt\n  key_file: /nonexistent/rack1.key\n", "edge.yaml:5: mqtt.cert_file: open /nonexistent/rack1.crt: no such file"},
+		{"client certificate over plain TCP", minimal + "mqtt:\n  broker: tcp://b:1883\n  cert_file: /nonexistent/rack1.crt\n  key_file: /nonexistent/rack1.key\n", `edge.yaml:5: mqtt.cert_file: a client certificate needs a TLS broker URL (ssl://, tls:// or wss://), but the broker is "tcp://b:1883"`},
 		{"node missing", "version: 1\n", "edge.node"},
 		{"unknown chip", minimal + "i2c:\n  - bus: '1'\n    sensors:\n      - {name: a, chip: lm99, address: 0x48}\n", `edge.yaml:6: i2c[0].sensors[0].chip: chips: unknown chip "lm99" (known: tmp102`},
 		{"address out of range", minimal + "i2c:\n  - bus: '1'\n    sensors:\n      - {name: a, chip: tmp102, address: 0x50}\n", "edge.yaml:6: i2c[0].sensors[0].address: chips: tmp102 cannot be at 0x50 (its addresses: 0x48–0x4b)"},
@@ -69,7 +72,7 @@ func TestErrorsNameLineAndKey(t *testing.T) {
 }
 
 func TestSecretsAreRedacted(t *testing.T) {
-	c, err := load(t, minimal+"mqtt: {username: rack1, password: p4ssw0rd}\nsnmp:\n  - {name: t, address: 127.0.0.1, community: s3cret, profiles: [if-mib]}\n")
+	c, err := load(t, minimal+"mqtt: {username: rack1, password: p4ssw0rd}\nsnmp:\n  - {name: t, address: 127.0.0.1, community: s3cret, allow_community: true, profiles: [if-mib]}\n")
 	if err != nil {
 		t.Fatal(err)
 	}

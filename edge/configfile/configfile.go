@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"regexp"
 	"strconv"
@@ -26,6 +27,8 @@ type File struct {
 	Path  string
 	lines map[string]int // key path → line
 	keys  map[int]string // line → key path
+
+	warnings []string
 }
 
 // Error is one problem in a configuration file.
@@ -71,7 +74,7 @@ func Decode(path string, data []byte, versions []int, v any) (*File, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, f.yamlError(err)
 	}
-	if len(root.Content) == 0 {
+	if len(root.Content) == 0 || isEmptyDoc(root.Content[0]) {
 		return nil, &Error{Path: path, Msg: "empty configuration"}
 	}
 	doc := root.Content[0]
@@ -88,6 +91,13 @@ func Decode(path string, data []byte, versions []int, v any) (*File, error) {
 		return nil, f.yamlError(err)
 	}
 	return f, nil
+}
+
+// isEmptyDoc reports a document marker with nothing under it ("---"):
+// yaml.v3 reads it as a null placed on the line after the marker, which
+// the file may not have.
+func isEmptyDoc(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == ""
 }
 
 func (f *File) checkVersion(doc *yaml.Node, versions []int) error {
@@ -215,3 +225,15 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
 // MarshalJSON redacts the secret.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.String())), nil }
+
+// MarshalText redacts the secret for encoders that prefer text, such as
+// slog's text handler.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// LogValue redacts the secret in slog records, whichever handler writes
+// them.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// GoString redacts the secret for %#v, which would otherwise print the
+// underlying string.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }

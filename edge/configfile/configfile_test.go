@@ -29,6 +29,8 @@ func TestDecodeErrorsNameFileLineKey(t *testing.T) {
 		{"syntax", "version: 1\ntargets: [\n", []string{"edge.yaml:"}},
 		{"not a mapping", "- 1\n", []string{"edge.yaml:1: the configuration must be a mapping"}},
 		{"empty", "", []string{"edge.yaml: empty configuration"}},
+		{"document marker alone", "---", []string{"edge.yaml: empty configuration"}},
+		{"document marker and a comment", "--- # edge\n", []string{"edge.yaml: empty configuration"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c conf

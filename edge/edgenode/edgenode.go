@@ -22,9 +22,9 @@ import (
 	"github.com/rackwatch/rackwatch/drivers/i2cemu"
 	"github.com/rackwatch/rackwatch/edge/agent"
 	"github.com/rackwatch/rackwatch/edge/agentcheck"
+	"github.com/rackwatch/rackwatch/edge/cmdsign"
 	"github.com/rackwatch/rackwatch/edge/command"
 	"github.com/rackwatch/rackwatch/edge/config"
-	"github.com/rackwatch/rackwatch/edge/configfile"
 	"github.com/rackwatch/rackwatch/edge/publish"
 	"github.com/rackwatch/rackwatch/edge/sdnotify"
 	"github.com/rackwatch/rackwatch/edge/seqstore"
@@ -65,6 +65,7 @@ type Node struct {
 	builder  *agent.Builder
 	controls *agent.Controls
 	cmds     *command.Manager
+	verifier *cmdsign.Verifier
 	fans     *fanDuty
 	traps    *trapRunner
 	metrics  *metricsRunner
@@ -136,9 +137,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 	if cfg.MQTT.Strict {
 		qos = 0
 	}
-	tlsc, err := configfile.TLSConfig(cfg.MQTT.CAFile)
+	tlsc, err := cfg.MQTT.TLS().Config()
 	if err != nil {
-		return fmt.Errorf("edgenode: mqtt.ca_file: %w", err)
+		return fmt.Errorf("edgenode: mqtt tls: %w", err)
 	}
 	pub, err := publish.New(publish.Opts{
 		Broker: cfg.MQTT.Broker, ClientID: cfg.MQTT.ClientID,
@@ -196,7 +197,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Opts) error {
 		}
 		appliers[command.KindLBState] = responder
 	}
-	n.cmds, err = command.New(command.Opts{StatePath: filepath.Join(cfg.Edge.StateDir, "commands.json"), Appliers: appliers, Now: now, Logger: log})
+	if n.verifier, err = cmdsign.NewVerifier(cmdsign.VerifierOpts{
+		Group: cfg.Edge.Group, Node: cfg.Edge.Node, Keys: cfg.Commands.Keys(), RequireSigned: cfg.Commands.Signed(),
+		MaxSkew: cfg.Commands.MaxClockSkew, StatePath: filepath.Join(cfg.Edge.StateDir, "command-counters.json"), Now: now,
+	}); err != nil {
+		return fmt.Errorf("edgenode: %w", err)
+	}
+	n.cmds, err = command.New(command.Opts{StatePath: filepath.Join(cfg.Edge.StateDir, "commands.json"), Appliers: appliers, Verifier: n.verifier, Now: now, Logger: log})
 	if err != nil {
 		return fmt.Errorf("edgenode: %w", err)
 	}

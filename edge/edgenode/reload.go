@@ -37,6 +37,9 @@ func (n *Node) ReloadFile(ctx context.Context, path string) error {
 		}
 		return fmt.Errorf("edgenode: reload %s: %w", path, err)
 	}
+	for _, w := range cfg.Warnings() {
+		n.log.Warn("configuration: " + w)
+	}
 	_, err = n.Reload(ctx, cfg)
 	return err
 }
@@ -60,7 +63,7 @@ func flatten(err error) []error {
 // that does not open) leaves the running configuration whole. The sources
 // scheduling policy, the notification receiver and the log level follow
 // the new configuration too, and so does the metrics endpoint (opened,
-// moved or closed). Changes to the edge, mqtt and spool sections
+// moved or closed), and so do the commands section's trusted keys. Changes to the edge, mqtt and spool sections
 // and to host.agent_check need a restart: they are logged, named, and the
 // running values stay.
 func (n *Node) Reload(ctx context.Context, cfg *config.Config) (ReloadResult, error) {
@@ -120,6 +123,9 @@ func (n *Node) Reload(ctx context.Context, cfg *config.Config) (ReloadResult, er
 	n.reloadTraps(cfg)
 	if err := n.metrics.set(n.ctx, cfg.Metrics.Listen); err != nil {
 		n.log.Error("metrics.listen not applied; the endpoint stays as it was", "err", err, "serving", n.metrics.boundAddr())
+	}
+	if err := n.verifier.SetKeys(cfg.Commands.Keys(), cfg.Commands.Signed(), cfg.Commands.MaxClockSkew); err != nil {
+		n.log.Error("commands.trusted_keys not reloaded; the running keys stay", "err", err)
 	}
 	if fansRebuilt(built) {
 		// A fan controller opened afresh may have been configured to its

@@ -23,7 +23,7 @@ import (
 func TestRestartKeys(t *testing.T) {
 	load := func(body string) *config.Config {
 		c := config.Default()
-		f, err := configfile.Decode("edge.yaml", []byte("version: 1\nedge: {node: rack1, state_dir: /tmp/x}\n"+body), config.Versions, &c)
+		f, err := configfile.Decode("edge.yaml", []byte("version: 1\nedge: {node: rack1, state_dir: /tmp/x}\nsnmp_security: {allow_community: true}\n"+body), config.Versions, &c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,10 +83,10 @@ func TestReloadRebuildsOnlyWhatChanged(t *testing.T) {
       - {name: inlet, chip: tmp102, address: 0x48, period: 100ms}
       - {name: outlet, chip: tmp102, address: 0x49, period: 100ms}
 snmp:
-  - {name: tor1, address: %[1]q, profiles: [if-mib], period: 300ms}
-  - {name: tor2, address: %[1]q, profiles: [if-mib], period: 300ms}
-  - {name: tor3, address: %[1]q, profiles: [if-mib], period: 300ms}
-  - {name: dead, address: %[2]q, profiles: [if-mib], period: 200ms, timeout: 5s}
+  - {name: tor1, address: %[1]q, profiles: [if-mib], period: 300ms, allow_community: true}
+  - {name: tor2, address: %[1]q, profiles: [if-mib], period: 300ms, allow_community: true}
+  - {name: tor3, address: %[1]q, profiles: [if-mib], period: 300ms, allow_community: true}
+  - {name: dead, address: %[2]q, profiles: [if-mib], period: 200ms, timeout: 5s, allow_community: true}
 `, snmpd.Addr, dead.LocalAddr().String())
 	cfg, path := writeConfig(t, dir, before)
 	logs := &testrig.Buffer{}
@@ -149,9 +149,9 @@ snmp:
       - {name: outlet, chip: tmp102, address: 0x49, period: 150ms}
       - {name: psu, chip: tmp102, address: 0x4a, period: 100ms}
 snmp:
-  - {name: tor1, address: %[1]q, profiles: [if-mib], period: 300ms}
-  - {name: tor2, address: %[1]q, profiles: [if-mib], period: 400ms}
-  - {name: dead, address: %[2]q, profiles: [if-mib], period: 200ms, timeout: 5s}
+  - {name: tor1, address: %[1]q, profiles: [if-mib], period: 300ms, allow_community: true}
+  - {name: tor2, address: %[1]q, profiles: [if-mib], period: 400ms, allow_community: true}
+  - {name: dead, address: %[2]q, profiles: [if-mib], period: 200ms, timeout: 5s, allow_community: true}
 sources: {max_concurrent: 4}
 `, snmpd.Addr, dead.LocalAddr().String())
 	rewrite(after)

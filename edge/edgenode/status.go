@@ -38,6 +38,12 @@ const (
 	// EdgeCommandActive (gauge, bool; label target): whether an override
 	// is in force on the target.
 	EdgeCommandActive = "edge_command_active"
+	// EdgeCommandRejections (counter, uint, commands; label reason:
+	// unsigned, forged, expired or replayed): commands refused by the
+	// signature check (package edge/cmdsign), also counted as refused in
+	// EdgeCommands. All four are published from the start, so the
+	// collector sees every increase.
+	EdgeCommandRejections = command.RejectionsMetric
 
 	// EdgeSourceUp (gauge, bool; label source = the device name): the
 	// source's last collect returned no error. A partial read (some values
@@ -96,6 +102,9 @@ func (s *statusSource) Collect(context.Context) ([]sample.Sample, error) {
 		refused += n
 	}
 	out = append(out, sample.Sample{Metric: EdgeCommands, Labels: sample.L("outcome", "refused"), Value: sample.Uint(refused), Unit: "commands", TS: now})
+	for _, r := range command.Rejections {
+		out = append(out, sample.Sample{Metric: EdgeCommandRejections, Labels: sample.L("reason", string(r)), Value: sample.Uint(c.Refused[r]), Unit: "commands", TS: now})
+	}
 	for _, t := range s.cmds.State() {
 		ls := sample.L("target", t.Target.String())
 		out = append(out,

@@ -37,6 +37,7 @@ func TestLinkDownTrapIsPublishedAtOnce(t *testing.T) {
 	os.WriteFile(path, []byte(fmt.Sprintf(`version: 1
 edge: {node: rack1, state_dir: %s}
 mqtt: {broker: %s, primary_host: ""}
+snmp_security: {allow_community: true}
 snmp:
   - {name: tor1, address: %q, profiles: [if-mib], period: 10s}
 traps:

@@ -89,6 +89,7 @@ var (
 
 	commands       = desc("commands_total", "Commands handled, by outcome.", "outcome")
 	commandRefused = desc("commands_refused_total", "Commands refused, by reason.", "reason")
+	commandReject  = desc("command_rejections_total", "Commands refused by the signature check (unsigned, forged, expired, replayed); also in commands_refused_total.", "reason")
 
 	trapsDatagrams = desc("traps_datagrams_total", "Datagrams the notification receiver read, by outcome.", "outcome")
 	trapsRejected  = desc("traps_rejected_total", "Notifications that failed a check, by reason.", "reason")
@@ -109,7 +110,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		spoolBytes, spoolCapacity, spoolMemoryBytes, spoolSegments, spoolRecords, spoolDropped, spoolCorrupt,
 		spoolWrites, spoolWritten, spoolFsyncs, spoolWriteErrs, spoolFailing,
 		sourceUp, sourceDuration, sourceLast, sourceCollects, sourceFailures, sourceSkipped, sourceBreaker, sourceSamples,
-		commands, commandRefused, trapsDatagrams, trapsRejected, trapsInforms,
+		commands, commandRefused, commandReject, trapsDatagrams, trapsRejected, trapsInforms,
 		agentAnswers, agentOverflow, agentFailed, agentExpired, clockSynced,
 	} {
 		ch <- d
@@ -202,6 +203,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		slices.Sort(reasons)
 		for _, r := range reasons {
 			counter(ch, commandRefused, st.Refused[command.Reason(r)], r)
+		}
+		// All four from the start, so that an alert on increase() sees the
+		// first rejection.
+		for _, r := range command.Rejections {
+			counter(ch, commandReject, st.Refused[r], string(r))
 		}
 	}
 	if o.Traps != nil {

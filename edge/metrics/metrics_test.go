@@ -46,7 +46,7 @@ func fullOpts() metrics.Opts {
 			}
 		},
 		Commands: func() command.Counters {
-			return command.Counters{Applied: 3, Stale: 1, Refused: map[command.Reason]uint64{command.ReasonTopic: 2, command.ReasonMalformed: 1}}
+			return command.Counters{Applied: 3, Stale: 1, Refused: map[command.Reason]uint64{command.ReasonTopic: 2, command.ReasonMalformed: 1, command.ReasonForged: 4}}
 		},
 		Traps: func() (traps.Stats, bool) {
 			return traps.Stats{Received: 9, Accepted: 5, Dropped: 1, Rejected: 3, BadCommunity: 2, UnknownPeer: 1, InformsAcked: 4}, true
@@ -94,8 +94,15 @@ rackwatch_edge_source_last_collect_timestamp_seconds{source="inlet"} 1.7956944e+
 rackwatch_edge_source_last_collect_timestamp_seconds{source="tor1"} 1.79569434e+09
 # HELP rackwatch_edge_commands_refused_total Commands refused, by reason.
 # TYPE rackwatch_edge_commands_refused_total counter
+rackwatch_edge_commands_refused_total{reason="forged"} 4
 rackwatch_edge_commands_refused_total{reason="malformed"} 1
 rackwatch_edge_commands_refused_total{reason="topic"} 2
+# HELP rackwatch_edge_command_rejections_total Commands refused by the signature check (unsigned, forged, expired, replayed); also in commands_refused_total.
+# TYPE rackwatch_edge_command_rejections_total counter
+rackwatch_edge_command_rejections_total{reason="expired"} 0
+rackwatch_edge_command_rejections_total{reason="forged"} 4
+rackwatch_edge_command_rejections_total{reason="replayed"} 0
+rackwatch_edge_command_rejections_total{reason="unsigned"} 0
 # HELP rackwatch_edge_traps_datagrams_total Datagrams the notification receiver read, by outcome.
 # TYPE rackwatch_edge_traps_datagrams_total counter
 rackwatch_edge_traps_datagrams_total{outcome="accepted"} 5
@@ -115,7 +122,7 @@ rackwatch_edge_clock_synced 1
 		"rackwatch_edge_samples_dropped_total", "rackwatch_edge_samples_queued", "rackwatch_edge_spool_bytes",
 		"rackwatch_edge_spool_capacity_bytes", "rackwatch_edge_source_up", "rackwatch_edge_source_collect_duration_seconds",
 		"rackwatch_edge_source_samples_total", "rackwatch_edge_source_breaker_open", "rackwatch_edge_source_last_collect_timestamp_seconds",
-		"rackwatch_edge_commands_refused_total", "rackwatch_edge_traps_datagrams_total", "rackwatch_edge_agentcheck_answers_total",
+		"rackwatch_edge_commands_refused_total", "rackwatch_edge_command_rejections_total", "rackwatch_edge_traps_datagrams_total", "rackwatch_edge_agentcheck_answers_total",
 		"rackwatch_edge_clock_synced")
 	if err != nil {
 		t.Error(err)

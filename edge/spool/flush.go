@@ -81,6 +81,16 @@ func (s *Spool) flushLocked(sync bool) error {
 			i = j
 		}
 	}
+	// Records that piled up (while the disk failed, or faster than the
+	// flush interval) grow the buffer up to a segment in one flush, and
+	// keeping it would hold that memory for the life of the process:
+	// TestSoakEdge saw the live heap stay 0.55 MiB higher after its
+	// outage's backlog. Steady flushes write an interval's records, far
+	// less than a batch, and keep reusing their buffer; a flush that a
+	// full batch called for allocates its own.
+	if cap(s.wbuf) > int(s.opts.BatchBytes) {
+		s.wbuf = nil
+	}
 	s.mu.Lock()
 	s.inflight = 0
 	s.mu.Unlock()

@@ -5,6 +5,7 @@
 //	rackwatch-collector [run] [-config FILE]
 //	rackwatch-collector demo [--for DURATION] [--scenario NAME] [--listen ADDR] [--mqtt-listen ADDR] [--no-haproxy]
 //	rackwatch-collector check-config FILE
+//	rackwatch-collector keygen -id KEY_ID [-dir DIR]
 //	rackwatch-collector version
 package main
 
@@ -22,6 +23,7 @@ import (
 	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/demo"
 	"github.com/rackwatch/rackwatch/collector/service"
+	"github.com/rackwatch/rackwatch/edge/cmdsign"
 	"gopkg.in/yaml.v3"
 )
 
@@ -53,6 +55,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
 		out, _ := yaml.Marshal(cfg) // secrets marshal as <secret>
 		fmt.Fprintf(stdout, "%s: ok\n---\n%s", args[0], out)
 		return 0
@@ -71,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		var level slog.Level
 		_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated by config
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+		for _, w := range cfg.Warnings() {
+			log.Warn("configuration: " + w)
+		}
 		svc, err := service.New(cfg, service.Opts{Logger: log})
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -85,8 +93,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "demo":
 		return runDemo(args, stdout, stderr)
+	case "keygen":
+		return runKeygen(args, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "rackwatch-collector: unknown command %q (commands: run, demo, check-config, version)\n", cmd)
+		fmt.Fprintf(stderr, "rackwatch-collector: unknown command %q (commands: run, demo, check-config, keygen, version)\n", cmd)
 		return 2
 	}
 }
@@ -116,5 +126,30 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	return 0
+}
+
+// runKeygen writes a new command signing key pair (docs/security.md, Key
+// rotation) and prints what goes in the edges' configuration.
+func runKeygen(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	id := fs.String("id", "", "key `id`, new for every key (e.g. the collector and the year: c2027a)")
+	dir := fs.String("dir", ".", "`directory` to write <id>.key (mode 0600) and <id>.pub to")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *id == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: rackwatch-collector keygen -id KEY_ID [-dir DIR]")
+		return 2
+	}
+	kp, err := cmdsign.WriteKeyPair(*dir, *id, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %s (private, mode 0600) and %s\n\n", kp.PrivateFile, kp.PublicFile)
+	fmt.Fprintf(stdout, "collector.yaml:\n  commands:\n    key_id: %s\n    signing_key_file: %s\n\n", kp.ID, kp.PrivateFile)
+	fmt.Fprintf(stdout, "edge.yaml, under commands.trusted_keys:\n    - id: %s\n      public_key: %q\n", kp.ID, cmdsign.EncodePublicKey(kp.Public))
 	return 0
 }

@@ -55,13 +55,15 @@ func get(t *testing.T, url string) (*http.Response, string) {
 }
 
 // A throttled node answers in twice the time: the model's service time
-// scales with 1/frequency, and the HTTP path really spends it.
+// scales with 1/frequency, and the HTTP path really spends it. The fastest
+// of 15 requests stands for each: scheduling delays on a busy machine only
+// ever add to a latency.
 func TestLatencyGrowsWhenThrottled(t *testing.T) {
 	t.Parallel()
 	clk := &clock{t: t0}
 	n := startNode(t, Opts{Name: "node1", Now: clk.Now, Params: Params{ServiceTime: 5 * time.Millisecond}})
 	url := "http://" + n.Addr() + "/api"
-	median := func() (time.Duration, string) {
+	fastest := func() (time.Duration, string) {
 		var ds []time.Duration
 		var header string
 		for range 15 {
@@ -73,23 +75,22 @@ func TestLatencyGrowsWhenThrottled(t *testing.T) {
 			}
 			header = r.Header.Get("X-Service-Time")
 		}
-		slices.Sort(ds)
-		return ds[len(ds)/2], header
+		return slices.Min(ds), header
 	}
-	cool, coolHeader := median()
+	cool, coolHeader := fastest()
 	m := n.Model()
 	m.SetBackgroundLoad(clk.Now(), 1)
 	m.SetInlet(clk.Now(), 45)
 	m.SetCooling(clk.Now(), 0.3)
 	clk.Advance(5 * time.Minute)
-	hot, hotHeader := median()
+	hot, hotHeader := fastest()
 	if coolHeader != "0.005000" || hotHeader != "0.010000" {
 		t.Errorf("service times %s s cool, %s s throttled; want 0.005 and 0.010", coolHeader, hotHeader)
 	}
 	if hot < cool*3/2 || hot < 10*time.Millisecond {
-		t.Errorf("median latency %v cool, %v throttled: want about twice", cool, hot)
+		t.Errorf("fastest latency %v cool, %v throttled: want about twice", cool, hot)
 	}
-	t.Logf("median latency %v cool, %v throttled", cool, hot)
+	t.Logf("fastest latency %v cool, %v throttled", cool, hot)
 }
 
 // gate is a Sleeper that holds each request until released.

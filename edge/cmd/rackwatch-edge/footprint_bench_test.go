@@ -203,7 +203,7 @@ func footprintConfig(stateDir, brokerURL string, snmpAddrs []string, kmsg bool) 
 			fmt.Fprintf(&c, "      - %s\n", s)
 		}
 	}
-	c.WriteString("snmp:\n")
+	c.WriteString("snmp_security: {allow_community: true}\nsnmp:\n")
 	for i, a := range snmpAddrs {
 		fmt.Fprintf(&c, "  - {name: sw%02d, address: %q, community: public, profiles: [if-mib], period: %s}\n",
 			i+1, a, footprintSNMPPeriod)

@@ -60,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
 		out, _ := yaml.Marshal(cfg) // secrets marshal as <secret>
 		fmt.Fprintf(stdout, "%s: ok\n---\n%s", args[0], out)
 		return 0
@@ -82,6 +85,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		log, level := newLevelLogger(stderr, cfg.Log.Level)
+		for _, w := range cfg.Warnings() {
+			log.Warn("configuration: " + w)
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		nodes := make(chan *edgenode.Node, 1)

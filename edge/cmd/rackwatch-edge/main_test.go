@@ -12,7 +12,7 @@ import (
 func TestCommands(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "edge.yaml")
-	os.WriteFile(good, []byte("version: 1\nedge: {node: rack1, state_dir: "+dir+"}\nsnmp:\n  - {name: tor1, address: 127.0.0.1, community: hush, profiles: [if-mib]}\ni2c:\n  - bus: emulated\n    sensors: [{name: inlet, chip: tmp102, address: 0x48}]\n"), 0o600)
+	os.WriteFile(good, []byte("version: 1\nedge: {node: rack1, state_dir: "+dir+"}\nsnmp_security: {allow_community: true}\nsnmp:\n  - {name: tor1, address: 127.0.0.1, community: hush, profiles: [if-mib]}\ni2c:\n  - bus: emulated\n    sensors: [{name: inlet, chip: tmp102, address: 0x48}]\n"), 0o600)
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("version: 1\nedge: {node: rack1}\nmqtt: {qos: 7}\n"), 0o600)
 	emu := filepath.Join(dir, "emu.yaml")

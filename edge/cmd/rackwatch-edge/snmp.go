@@ -18,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rackwatch/rackwatch/edge/configfile"
 	"github.com/rackwatch/rackwatch/edge/sample"
 	"github.com/rackwatch/rackwatch/edge/snmppoll"
 )
@@ -25,7 +26,11 @@ import (
 const snmpUsage = `usage:
   rackwatch-edge snmp poll --target HOST:PORT --community C [--version 1|2c] [flags]
   rackwatch-edge snmp poll --target HOST:PORT --v3-user U [--auth-proto P --auth-pass X [--priv-proto P --priv-pass X]] [--context NAME] [flags]
-flags: [--profile auto|NAME]... [--profile-dir DIR]... [--format table|json] [--timeout D] [--retries N]`
+flags: [--profile auto|NAME]... [--profile-dir DIR]... [--format table|json] [--timeout D] [--retries N]
+secrets: --community-file, --auth-pass-file and --priv-pass-file read a file of mode 0600, and
+  RACKWATCH_SNMP_COMMUNITY, RACKWATCH_SNMP_AUTH_PASS and RACKWATCH_SNMP_PRIV_PASS are read when
+  neither the flag nor its file is given; --community, --auth-pass and --priv-pass put the secret
+  on the command line, where other users can read it (ps, /proc): for labs only`
 
 // snmpCmd runs the SNMP field commands: poll one target once and show what
 // the edge would publish for it, to check credentials and profiles from
@@ -76,12 +81,16 @@ func snmpPoll(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fs.StringVar(&o.Address, "target", "", "agent `address`, HOST:PORT (the port defaults to 161)")
 	fs.StringVar(&o.Version, "version", "", "SNMP `version`: 1, 2c (default) or 3 (default with --v3-user)")
-	fs.StringVar(&o.Community, "community", "", "SNMPv1/v2c `community`")
+	fs.StringVar(&o.Community, "community", "", "SNMPv1/v2c `community` (visible to other users: lab use; prefer --community-file)")
+	var files secretFlags
+	fs.StringVar(&files.community, "community-file", "", "`file` (mode 0600) holding the SNMPv1/v2c community")
+	fs.StringVar(&files.auth, "auth-pass-file", "", "`file` (mode 0600) holding the SNMPv3 auth passphrase")
+	fs.StringVar(&files.priv, "priv-pass-file", "", "`file` (mode 0600) holding the SNMPv3 privacy passphrase")
 	fs.StringVar(&o.User, "v3-user", "", "SNMPv3 USM `user`")
 	fs.StringVar(&o.AuthProtocol, "auth-proto", "", "SNMPv3 auth `protocol`: MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512")
-	fs.StringVar(&o.AuthPassphrase, "auth-pass", "", "SNMPv3 auth `passphrase`")
+	fs.StringVar(&o.AuthPassphrase, "auth-pass", "", "SNMPv3 auth `passphrase` (visible to other users: lab use; prefer --auth-pass-file)")
 	fs.StringVar(&o.PrivProtocol, "priv-proto", "", "SNMPv3 privacy `protocol`: DES, AES, AES-192, AES-256, AES-192-C, AES-256-C")
-	fs.StringVar(&o.PrivPassphrase, "priv-pass", "", "SNMPv3 privacy `passphrase`")
+	fs.StringVar(&o.PrivPassphrase, "priv-pass", "", "SNMPv3 privacy `passphrase` (visible to other users: lab use; prefer --priv-pass-file)")
 	fs.StringVar(&o.ContextName, "context", "", "SNMPv3 context `name`")
 	fs.DurationVar(&o.Timeout, "timeout", snmppoll.DefaultTimeout, "`duration` of one request before a retry")
 	fs.IntVar(&f.retries, "retries", snmppoll.DefaultRetries, "resends of an unanswered request")
@@ -92,6 +101,10 @@ func snmpPoll(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if err := files.resolve(o, os.LookupEnv); err != nil {
+		fmt.Fprintf(stderr, "rackwatch-edge snmp poll: %v\n%s\n", err, snmpUsage)
 		return 2
 	}
 	red := redactor(o.AuthPassphrase, o.PrivPassphrase)
@@ -202,6 +215,48 @@ func (f *pollFlags) check() error {
 	o.Retries = f.retries
 	if f.retries == 0 {
 		o.Retries = -1
+	}
+	return nil
+}
+
+// secretFlags are the files that hold snmp poll's secrets, so that they
+// stay off the command line, which every user of the host can read.
+type secretFlags struct{ community, auth, priv string }
+
+// Environment variables read for a secret given neither as a flag nor as
+// a file: a process's environment is private to its user.
+const (
+	envCommunity = "RACKWATCH_SNMP_COMMUNITY"
+	envAuthPass  = "RACKWATCH_SNMP_AUTH_PASS"
+	envPrivPass  = "RACKWATCH_SNMP_PRIV_PASS"
+)
+
+// resolve fills o's secrets from the files, or else from the environment.
+// A secret given both as a flag and as a file is an error: which one was
+// meant cannot be guessed.
+func (f *secretFlags) resolve(o *snmppoll.Opts, getenv func(string) (string, bool)) error {
+	for _, s := range []struct {
+		flag, file, env string
+		dst             *string
+	}{
+		{"--community", f.community, envCommunity, &o.Community},
+		{"--auth-pass", f.auth, envAuthPass, &o.AuthPassphrase},
+		{"--priv-pass", f.priv, envPrivPass, &o.PrivPassphrase},
+	} {
+		switch {
+		case s.file != "" && *s.dst != "":
+			return fmt.Errorf("%s and %s-file exclude each other", s.flag, s.flag)
+		case s.file != "":
+			v, err := configfile.ReadSecretFile(s.file)
+			if err != nil {
+				return fmt.Errorf("%s-file: %w", s.flag, err)
+			}
+			*s.dst = string(v)
+		case *s.dst == "":
+			if v, ok := getenv(s.env); ok {
+				*s.dst = v
+			}
+		}
 	}
 	return nil
 }

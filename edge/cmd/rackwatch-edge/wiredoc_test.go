@@ -45,7 +45,7 @@ func TestWireDocCatalogue(t *testing.T) {
 		hostsignals.CPUFrequency, hostsignals.CPUThrottleActive, hostsignals.IfCarrierChanges,
 		hostsignals.KernelSynFlood, hostsignals.KernelSocketOOM, hostsignals.KernelLinkEvents,
 		edgenode.EdgeQueued, edgenode.EdgeDropped, edgenode.EdgePublished,
-		edgenode.EdgeCommands, edgenode.EdgeCommandVersion, edgenode.EdgeCommandActive,
+		edgenode.EdgeCommands, edgenode.EdgeCommandVersion, edgenode.EdgeCommandActive, edgenode.EdgeCommandRejections,
 		edgenode.EdgeSourceUp, edgenode.EdgeSourceDuration, edgenode.EdgeSourceFailures,
 		edgenode.EdgeSourceSkipped, edgenode.EdgeSourceBreakerOpen, edgenode.EdgeClockSynced,
 		traps.MetricTraps,
