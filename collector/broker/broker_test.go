@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -54,9 +55,16 @@ func TestSparkplugNeeds(t *testing.T) {
 	sub := connect(t, b, "host", nil)
 	wait(t, sub.Subscribe("spBv1.0/#", 1, func(_ paho.Client, m paho.Message) { got <- m }))
 
-	// The will is sent when the connection drops without DISCONNECT.
+	// The will is sent when the connection drops without DISCONNECT: the
+	// test keeps the edge's socket to cut it.
+	var edgeConn net.Conn
 	edge := connect(t, b, "edge", func(o *paho.ClientOptions) {
 		o.SetWill("spBv1.0/site1/NDEATH/rack1", "death", 1, false)
+		o.SetCustomOpenConnectionFn(func(u *url.URL, _ paho.ClientOptions) (net.Conn, error) {
+			c, err := net.Dial("tcp", u.Host)
+			edgeConn = c
+			return c, err
+		})
 	})
 	wait(t, edge.Publish("spBv1.0/site1/NDATA/rack1", 1, false, "data"))
 	wait(t, sub.Publish("spBv1.0/STATE/host", 1, true, "online"))
@@ -86,7 +94,7 @@ func TestSparkplugNeeds(t *testing.T) {
 	}
 
 	// Drop the edge's connection under it: the broker must publish the will.
-	b.srv.Clients.GetAll()["edge"].Stop(errors.New("test: connection lost"))
+	edgeConn.Close()
 	select {
 	case m := <-got:
 		if m.Topic() != "spBv1.0/site1/NDEATH/rack1" || string(m.Payload()) != "death" {

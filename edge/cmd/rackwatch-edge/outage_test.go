@@ -39,12 +39,17 @@ func startPrimaryHost(t *testing.T, url string) *primaryHost {
 				u, err := ph.h.Handle(m.Topic(), m.Payload(), time.Now())
 				if u.Rebirth {
 					rb, _ := sparkplug.RebirthRequest(u.Topic.Group, u.Topic.EdgeNode, time.Now())
-					c.Publish(rb.Topic.String(), 1, false, rb.Payload)
+					c.Publish(rb.Topic.String(), 0, false, rb.Payload)
 				} else if err != nil {
 					ph.errs = append(ph.errs, err)
 				}
 			})
-			c.Publish(state, 1, true, sparkplug.StatePayload(true, born))
+			// QoS 0: paho resends a QoS 1 publish caught by a broker
+			// outage from its reconnect goroutine while its writer may
+			// still hold the packet (eclipse-paho/paho.mqtt.golang#703, a
+			// data race the race detector reports); on loopback a
+			// retained QoS 0 STATE arrives all the same.
+			c.Publish(state, 0, true, sparkplug.StatePayload(true, born))
 		}))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("primary host: %v", tok.Error())
