@@ -403,7 +403,7 @@ func TestChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok := obs.c.Publish(req.Topic.String(), 1, false, req.Payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	if tok := obs.c.Publish(req.Topic.String(), 0, false, req.Payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("rebirth request: %v", tok.Error())
 	}
 	waitUntil(t, "observer has rack1's births", func() bool { obs.mu.Lock(); defer obs.mu.Unlock(); return obs.ready })

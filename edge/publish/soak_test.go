@@ -69,7 +69,7 @@ func startSoakHost(t *testing.T, url string) *soakHost {
 			// Mosquitto runs without persistence: after its restart the
 			// subscription and the retained STATE are made again.
 			c.Subscribe(sparkplug.GroupFilter("site1"), 1, h.receive).Wait()
-			c.Publish(state, 1, true, sparkplug.StatePayload(true, born))
+			c.Publish(state, 0, true, sparkplug.StatePayload(true, born))
 		}))
 	if tok := h.c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("soak host: connect: %v", tok.Error())
@@ -84,7 +84,7 @@ func (h *soakHost) receive(c paho.Client, m paho.Message) {
 	switch {
 	case u.Rebirth:
 		rb, _ := sparkplug.RebirthRequest(u.Topic.Group, u.Topic.EdgeNode, time.Now())
-		c.Publish(rb.Topic.String(), 1, false, rb.Payload)
+		c.Publish(rb.Topic.String(), 0, false, rb.Payload)
 	case err != nil:
 		h.errs++
 		h.lastErr = err
