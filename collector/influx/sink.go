@@ -264,7 +264,8 @@ func newSink(opts *Opts, now func() time.Time) (*Sink, error) {
 	// logged, and it retries only when a new batch comes. So every batch
 	// that failed for a reason that may pass is taken over here, where
 	// the bound is counted, and the client is told to let it go.
-	wapi.SetWriteFailedCallback(func(batch string, _ http2.Error, _ uint) bool {
+	wapi.SetWriteFailedCallback(func(batch string, err http2.Error, _ uint) bool {
+		s.failed(&err)
 		s.keep(batch)
 		return false
 	})
@@ -300,10 +301,17 @@ func (s *Sink) pump() {
 
 // watchErrors counts the WriteAPI's errors until the WriteAPI closes its
 // error channel.
+//
+// The client drops an error when the channel, one deep, is still full, so
+// failures it may retry (retryable: the ones it hands to the write-failed
+// callback) are counted by that callback, which it calls for every one of
+// them; the channel counts the others.
 func (s *Sink) watchErrors(errs <-chan error) {
 	defer close(s.errsDone)
 	for err := range errs {
-		s.failed(err)
+		if !retryable(err) {
+			s.failed(err)
+		}
 	}
 }
 

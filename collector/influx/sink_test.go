@@ -501,9 +501,11 @@ func TestRetryAfterUnavailable(t *testing.T) {
 	for i := range n {
 		s.WriteSample("e", "d", sample.Sample{Metric: "m", Value: sample.Int(int64(i)), TS: t0.Add(time.Duration(i))})
 	}
+	// Failures are counted by the goroutine that reads the client's error
+	// channel, which may be a moment behind the last write.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, lines := c.snapshot(); lines == n {
+		if _, lines := c.snapshot(); lines == n && s.Stats().Errors >= 3 {
 			break
 		}
 		if time.Now().After(deadline) {
