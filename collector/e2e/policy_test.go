@@ -155,7 +155,7 @@ func TestReloadAndRestartKeepTheDrain(t *testing.T) {
 	if code := l.api(t, http.MethodPut, "/api/v1/nodes/node3/pin", map[string]string{"reason": "maintenance window"}, nil); code != http.StatusOK {
 		t.Fatalf("pin: %d", code)
 	}
-	if !strings.Contains(strings.Join(l.decisions(), "\n"), "actor=ops") {
+	if !eventuallyContains(l.collector, "actor=ops") {
 		t.Error("the pin's audit record does not name the caller")
 	}
 	if code := l.api(t, http.MethodPut, "/api/v1/stop", map[string]bool{"on": true}, nil); code != http.StatusOK {

@@ -16,9 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/rackwatch/rackwatch/edge/atomicfile"
 )
 
 // DefaultBlock is how many numbers a reservation covers.
@@ -158,29 +159,8 @@ func (s *Store) Close() error {
 // fsync of the directory so the rename itself survives a power cut.
 func (s *Store) save(clean bool) error {
 	b, _ := json.Marshal(record{Version: 1, Next: s.next, Reserved: s.reserved, BdSeq: s.bdSeq, Clean: clean, BootID: bootID()})
-	dir := filepath.Dir(s.path)
-	tmp, err := os.CreateTemp(dir, ".seq-*")
-	if err != nil {
+	if err := atomicfile.Write(s.path, b); err != nil {
 		return fmt.Errorf("seqstore: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("seqstore: write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("seqstore: sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("seqstore: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return fmt.Errorf("seqstore: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // best effort: some filesystems refuse to sync a directory
-		d.Close()
 	}
 	return nil
 }

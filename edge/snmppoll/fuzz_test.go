@@ -2,7 +2,6 @@ package snmppoll
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"math"
 	"net"
@@ -14,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
-	"github.com/rackwatch/rackwatch/edge/configfile"
+	"github.com/rackwatch/rackwatch/edge/configfile/configfiletest"
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
@@ -53,22 +52,7 @@ func FuzzProfile(f *testing.F) {
 			_, err = compileSet(ps)
 		}
 		if err != nil {
-			lines := 1
-			for _, r := range string(b) {
-				switch r {
-				case '\n', '\r', '\u0085', '\u2028', '\u2029': // YAML 1.2 §5.4
-					lines++
-				}
-			}
-			for _, e := range leaves(err) {
-				var fe *configfile.Error
-				if !errors.As(e, &fe) || fe.Path != path || !strings.HasPrefix(e.Error(), path) {
-					t.Fatalf("error %q (%T) is not a *configfile.Error naming %s", e, e, path)
-				}
-				if fe.Line < 0 || fe.Line > lines {
-					t.Fatalf("error %q names line %d of a %d-line file", e, fe.Line, lines)
-				}
-			}
+			configfiletest.CheckErrors(t, path, b, err)
 			return
 		}
 		merged, err := readProfiles(fsys, ".", display, builtins)
@@ -83,18 +67,6 @@ func FuzzProfile(f *testing.F) {
 			t.Fatalf("profile %q of %s is not in the merged set", ps[0].Name, path)
 		}
 	})
-}
-
-// leaves flattens the trees errors.Join builds.
-func leaves(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, leaves(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 // FuzzPoll polls an agent whose objects the input makes up: what a switch

@@ -83,6 +83,9 @@ func TestGoSNMPSender(t *testing.T) {
 			if e.Name != NameLinkDown || e.IfIndex != wantIf || ptr(e.OperUp) != "false" || e.User != tc.user || e.Inform != tc.inform {
 				t.Errorf("event %+v", summarize(e))
 			}
+			// The event can reach the handler a moment before its
+			// datagram is counted.
+			waitFor(t, "the datagram counted", func() bool { s := r.Stats(); return s.outcomes() == s.Received })
 			s := r.Stats()
 			if s.Rejected != before.Rejected || s.Accepted != before.Accepted+1 {
 				t.Errorf("stats before %+v\nafter %+v", before, s)

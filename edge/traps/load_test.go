@@ -85,7 +85,10 @@ func TestBurst(t *testing.T) {
 			}
 		}
 		sent += n
-		waitFor(t, "receiver to read the chunk", func() bool { return r.Stats().Received-base.Received == sent })
+		waitFor(t, "receiver to read the chunk", func() bool {
+			s := r.Stats()
+			return s.Received-base.Received == sent && s.outcomes() == s.Received
+		})
 	}
 	s = r.Stats()
 	if got := s.Accepted - base.Accepted; got != queue+1 {
