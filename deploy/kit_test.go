@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -25,8 +23,6 @@ import (
 
 	collector "github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/deploy/testrig"
-	"github.com/rackwatch/rackwatch/edge/config"
-	"github.com/rackwatch/rackwatch/edge/edgenode"
 )
 
 func freePort(t *testing.T, network string) int {
@@ -484,33 +480,13 @@ func TestEdgeLogsInToTheExampleBroker(t *testing.T) {
 	subscribe(t, col, in, "spBv1.0/site1/NBIRTH/+")
 
 	dir := t.TempDir()
-	path := filepath.Join(dir, "edge.yaml")
-	yml := fmt.Sprintf(`version: 1
+	logs := startEdge(t, filepath.Join(dir, "edge.yaml"), fmt.Sprintf(`version: 1
 edge: {group: site1, node: rack3, state_dir: %s}
 mqtt: {broker: %q, username: rack3, password: pw-rack3, ca_file: %q, primary_host: ""}
 i2c:
   - bus: emulated
     sensors: [{name: inlet, chip: tmp102, address: 0x48, period: 1s}]
-`, filepath.Join(dir, "state"), url, caFile)
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	logs := &testrig.Buffer{}
-	go func() {
-		done <- edgenode.Run(ctx, cfg, edgenode.Opts{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("edge: %v", err)
-		}
-	}()
+`, filepath.Join(dir, "state"), url, caFile))
 	select {
 	case topic := <-in:
 		if topic != "spBv1.0/site1/NBIRTH/rack3" {

@@ -232,14 +232,20 @@ func (r *recorder) get(edge string) (samples, births int) {
 // edge/publish) from a configuration file until the test ends.
 func runEdge(t *testing.T, dir, node, url, caFile, certFile, keyFile string) *testrig.Buffer {
 	t.Helper()
-	path := filepath.Join(dir, node+"-edge.yaml")
-	yml := fmt.Sprintf(`version: 1
+	return startEdge(t, filepath.Join(dir, node+"-edge.yaml"), fmt.Sprintf(`version: 1
 edge: {group: site1, node: %s, state_dir: %s}
 mqtt: {broker: %q, ca_file: %q, cert_file: %q, key_file: %q, primary_host: rackwatch-collector, backoff_max: 1s}
 i2c:
   - bus: emulated
     sensors: [{name: inlet, chip: tmp102, address: 0x48, period: 200ms}]
-`, node, filepath.Join(dir, node+"-state"), url, caFile, certFile, keyFile)
+`, node, filepath.Join(dir, node+"-state"), url, caFile, certFile, keyFile))
+}
+
+// startEdge writes yml to path, loads it as an operator's edge
+// configuration and runs that edge until the test ends; its log is
+// returned, and shown if the test fails.
+func startEdge(t *testing.T, path, yml string) *testrig.Buffer {
+	t.Helper()
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -256,10 +262,10 @@ i2c:
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("edge %s: %v", node, err)
+			t.Errorf("edge %s: %v", cfg.Edge.Node, err)
 		}
 		if t.Failed() {
-			t.Logf("edge %s log:\n%s", node, logs)
+			t.Logf("edge %s log:\n%s", cfg.Edge.Node, logs)
 		}
 	})
 	return logs

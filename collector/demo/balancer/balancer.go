@@ -188,7 +188,9 @@ func (b *Balancer) Do(ctx context.Context) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.log != nil {
-		// Lost datagrams are lost log lines, as with syslog.
+		// Lost datagrams are lost log lines, as with syslog. A UDP write
+		// does not block, so the lock that serialises it with Close is
+		// held only for the syscall.
 		b.log.Write(b.logLine(start, s.Name, status, rtime))
 	}
 	s.scur--

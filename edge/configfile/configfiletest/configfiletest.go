@@ -4,6 +4,8 @@ package configfiletest
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,4 +49,45 @@ func leaves(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// Loader is a configuration that validates itself, as edge/config's and
+// collector/config's do.
+type Loader interface {
+	Validate(f *configfile.File) error
+}
+
+// FuzzLoad fuzzes load with files named name, seeded with the shipped
+// example at example (skipped when unreadable) and seeds. Besides not
+// panicking, every problem must pass CheckErrors, and a configuration that
+// loads must validate again without complaint: the defaults Validate
+// fills in are themselves valid.
+func FuzzLoad[C Loader](f *testing.F, name, example string, load func(path string) (C, error), seeds ...string) {
+	if b, err := os.ReadFile(example); err == nil {
+		f.Add(b)
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	// One file per worker process, rewritten on each input: a directory per
+	// input would cost more than the decoding.
+	dir, err := os.MkdirTemp("", "configfuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, name)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := load(path)
+		if err != nil {
+			CheckErrors(t, path, b, err)
+			return
+		}
+		if err := c.Validate(&configfile.File{Path: path}); err != nil {
+			t.Fatalf("a loaded configuration fails validation again: %v", err)
+		}
+	})
 }
