@@ -1,13 +1,16 @@
 package snmppoll
 
 import (
+	"context"
+	"errors"
 	"net"
+	"sync"
 
 	"github.com/gosnmp/gosnmp"
 )
 
-// snmpClient is the part of gosnmp a Poller uses. *gosnmp.GoSNMP implements
-// it; unit tests use a map-driven fake.
+// snmpClient is the part of gosnmp a Poller uses. agentClient implements it
+// on gosnmp; unit tests use a map-driven fake.
 type snmpClient interface {
 	Connect() error
 	Close() error
@@ -20,15 +23,145 @@ type snmpClient interface {
 	GetBulk(oids []string, nonRepeaters uint8, maxRepetitions uint32) (*gosnmp.SnmpPacket, error)
 }
 
-var _ snmpClient = (*gosnmp.GoSNMP)(nil)
+var (
+	_ snmpClient = (*agentClient)(nil)
+	_ snmpClient = (*usmClient)(nil)
+)
 
-// usmClient is gosnmp's client for SNMPv3, keeping the last datagram it
+// agentClient is the snmpClient of a real agent. gosnmp gives every client
+// its own 64 KiB receive buffer: an edge polling 48 agents held 3 MiB of
+// them, half its live heap, to receive a few hundred bytes per request. So
+// the agent's settings, socket and SNMPv3 state live in cfg, a client that
+// is never connected and so has no buffer, and each request borrows a
+// connected client, a lane, from a pool shared by all agents.
+type agentClient struct {
+	cfg   *gosnmp.GoSNMP
+	lanes *lanePool
+}
+
+func newAgentClient(cfg *gosnmp.GoSNMP) *agentClient {
+	return &agentClient{cfg: cfg, lanes: sharedLanes}
+}
+
+// Connect validates the settings, dials the agent's socket and keeps it
+// with the SNMPv3 state. The client connected to do so joins the lanes.
+func (c *agentClient) Connect() error {
+	g := &gosnmp.GoSNMP{}
+	pointAt(g, c.cfg)
+	if err := g.Connect(); err != nil {
+		return err
+	}
+	pointAt(c.cfg, g)
+	c.lanes.put(g)
+	return nil
+}
+
+func (c *agentClient) Close() error { return c.cfg.Close() }
+
+// setContext binds the context that bounds the next requests.
+func (c *agentClient) setContext(ctx context.Context) { c.cfg.Context = ctx }
+
+func (c *agentClient) Get(oids []string) (*gosnmp.SnmpPacket, error) {
+	return c.on(func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) { return g.Get(oids) })
+}
+
+func (c *agentClient) GetNext(oids []string) (*gosnmp.SnmpPacket, error) {
+	return c.on(func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) { return g.GetNext(oids) })
+}
+
+func (c *agentClient) GetBulk(oids []string, nonRepeaters uint8, maxRepetitions uint32) (*gosnmp.SnmpPacket, error) {
+	return c.on(func(g *gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error) {
+		return g.GetBulk(oids, nonRepeaters, maxRepetitions)
+	})
+}
+
+// on runs one request on a lane pointed at the agent.
+func (c *agentClient) on(req func(*gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error)) (*gosnmp.SnmpPacket, error) {
+	if c.cfg.Conn == nil {
+		return nil, errors.New("snmppoll: request before Connect")
+	}
+	lane := c.lanes.get()
+	if lane == nil {
+		// More requests in flight than idle lanes: connect one for the
+		// buffer. Connecting a UDP socket sends nothing, and the socket
+		// is closed at once; the request uses the agent's.
+		lane = &gosnmp.GoSNMP{Target: c.cfg.Target, Port: c.cfg.Port, Transport: "udp", Version: gosnmp.Version2c, Community: "lane"}
+		if err := lane.Connect(); err != nil {
+			return nil, err
+		}
+		lane.Close()
+	}
+	pointAt(lane, c.cfg)
+	pkt, err := req(lane)
+	// SNMPv3 discovery learns the agent's context engine ID on the lane.
+	c.cfg.ContextEngineID = lane.ContextEngineID
+	c.lanes.put(lane)
+	return pkt, err
+}
+
+// pointAt copies to dst the settings, socket and SNMPv3 state of src: every
+// exported field but the hooks and the trap listener's, which a Poller does
+// not use. TestPointAtCopiesEveryField keeps the list whole across gosnmp
+// versions.
+func pointAt(dst, src *gosnmp.GoSNMP) {
+	dst.Conn = src.Conn
+	dst.Target, dst.Port, dst.Transport = src.Target, src.Port, src.Transport
+	dst.Community, dst.Version, dst.Context = src.Community, src.Version, src.Context
+	dst.Timeout, dst.Retries, dst.ExponentialTimeout = src.Timeout, src.Retries, src.ExponentialTimeout
+	dst.Logger = src.Logger
+	dst.MaxOids, dst.MaxRepetitions, dst.NonRepeaters = src.MaxOids, src.MaxRepetitions, src.NonRepeaters
+	dst.UseUnconnectedUDPSocket, dst.Control, dst.LocalAddr, dst.AppOpts = src.UseUnconnectedUDPSocket, src.Control, src.LocalAddr, src.AppOpts
+	dst.MsgFlags, dst.SecurityModel, dst.SecurityParameters = src.MsgFlags, src.SecurityModel, src.SecurityParameters
+	dst.ContextEngineID, dst.ContextName = src.ContextEngineID, src.ContextName
+}
+
+// maxIdleLanes bounds the buffers kept between requests. An edge's polls
+// are short and spread by jitter, so few overlap; a burst beyond the bound
+// (agents that time out together) costs one allocation per extra request.
+const maxIdleLanes = 4
+
+// sharedLanes serves every agent of the process.
+var sharedLanes = &lanePool{max: maxIdleLanes}
+
+// lanePool keeps connected gosnmp clients for their receive buffers.
+type lanePool struct {
+	mu   sync.Mutex
+	idle []*gosnmp.GoSNMP
+	max  int
+}
+
+// get returns an idle lane, or nil.
+func (lp *lanePool) get() *gosnmp.GoSNMP {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	n := len(lp.idle)
+	if n == 0 {
+		return nil
+	}
+	g := lp.idle[n-1]
+	lp.idle[n-1] = nil
+	lp.idle = lp.idle[:n-1]
+	return g
+}
+
+// put returns a lane, dropping what it points at, or lets it go when
+// enough are idle.
+func (lp *lanePool) put(g *gosnmp.GoSNMP) {
+	g.Conn, g.SecurityParameters, g.Context = nil, nil, nil
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if len(lp.idle) < lp.max {
+		lp.idle = append(lp.idle, g)
+	}
+}
+
+// usmClient is the agentClient for SNMPv3, keeping the last datagram it
 // received. An agent sends the reports of a wrong digest or an unknown
 // user unauthenticated (RFC 3414 §3.2 steps 4 and 6), so gosnmp discards
 // them as not authentic and reports only that; the kept datagram still
 // says why the agent refused.
 type usmClient struct {
-	*gosnmp.GoSNMP
+	*agentClient
 	conn *keepLast
 }
 
@@ -55,12 +188,12 @@ func (k *keepLast) keep(b []byte) {
 }
 
 func (c *usmClient) Connect() error {
-	if err := c.GoSNMP.Connect(); err != nil {
+	if err := c.agentClient.Connect(); err != nil {
 		return err
 	}
-	if u, ok := c.GoSNMP.Conn.(*net.UDPConn); ok {
+	if u, ok := c.cfg.Conn.(*net.UDPConn); ok {
 		c.conn = &keepLast{UDPConn: u}
-		c.GoSNMP.Conn = c.conn
+		c.cfg.Conn = c.conn
 	}
 	return nil
 }
@@ -73,17 +206,17 @@ func (c *usmClient) forget() {
 
 func (c *usmClient) Get(oids []string) (*gosnmp.SnmpPacket, error) {
 	c.forget()
-	return c.GoSNMP.Get(oids)
+	return c.agentClient.Get(oids)
 }
 
 func (c *usmClient) GetNext(oids []string) (*gosnmp.SnmpPacket, error) {
 	c.forget()
-	return c.GoSNMP.GetNext(oids)
+	return c.agentClient.GetNext(oids)
 }
 
 func (c *usmClient) GetBulk(oids []string, nonRepeaters uint8, maxRepetitions uint32) (*gosnmp.SnmpPacket, error) {
 	c.forget()
-	return c.GoSNMP.GetBulk(oids, nonRepeaters, maxRepetitions)
+	return c.agentClient.GetBulk(oids, nonRepeaters, maxRepetitions)
 }
 
 // usmReports maps the USM statistics a Report carries (RFC 3414 §5) to

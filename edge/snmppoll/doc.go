@@ -30,6 +30,11 @@
 // discards those reports, the Poller still reads their reason) or a
 // malformed answer stops the poll with an error naming the target.
 //
+// Each target keeps its socket and its SNMPv3 engine state between polls.
+// gosnmp's receive buffer (64 KiB per connected client) is not kept per
+// target: requests borrow one from a small pool shared by all Pollers of
+// the process, so memory does not grow with the number of targets.
+//
 // # Profiles
 //
 // A Profile is data: YAML files, one profile each, embedded from the

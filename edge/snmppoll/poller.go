@@ -195,16 +195,17 @@ func New(opts *Opts) (*Poller, error) {
 	if err != nil {
 		return fail(err)
 	}
-	var c snmpClient = g
+	ac := newAgentClient(g)
+	var c snmpClient = ac
 	if g.Version == gosnmp.Version3 {
-		c = &usmClient{GoSNMP: g}
+		c = &usmClient{agentClient: ac}
 	}
 	p, err := newPoller(opts, c, set)
 	if err != nil {
 		return nil, err
 	}
 	p.req.reps = g.MaxRepetitions
-	p.setCtx = func(ctx context.Context) { g.Context = ctx }
+	p.setCtx = ac.setContext
 	return p, nil
 }
 

@@ -732,7 +732,7 @@ func TestNewAppliesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := p.client.(*gosnmp.GoSNMP)
+	g := p.client.(*agentClient).cfg
 	if g == gosnmp.Default {
 		t.Fatal("poller uses gosnmp.Default")
 	}
@@ -747,7 +747,7 @@ func TestNewAppliesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g2 := p2.client.(*gosnmp.GoSNMP)
+	g2 := p2.client.(*agentClient).cfg
 	if g2 == g || g2.Community != "c" || g2.Version != gosnmp.Version1 || g2.Timeout != 5e8 || g2.Retries != 3 || g2.MaxRepetitions != 10 || g2.Port != 161 {
 		t.Errorf("gosnmp settings %+v", g2)
 	}

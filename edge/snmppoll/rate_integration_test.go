@@ -232,7 +232,7 @@ func TestIntegrationIPv6(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if g := p.client.(*gosnmp.GoSNMP); g.Target != "::1" {
+	if g := p.client.(*agentClient).cfg; g.Target != "::1" {
 		t.Fatalf("target %q, want ::1", g.Target)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,6 +83,7 @@ var footprintSensors = [][]string{
 func BenchmarkFootprint(b *testing.B) {
 	goBin := lookGo(b)
 	bins := buildEdgeBinaries(b, goBin)
+	floor := measureFloor(b, goBin)
 	broker := testrig.StartMosquitto(b, nil)
 	snmpAddrs := startSnmpTargets(b, footprintSNMPTargets)
 
@@ -158,6 +160,9 @@ func BenchmarkFootprint(b *testing.B) {
 	b.ReportMetric(0, "ns/op") // one measured run, not a per-op time
 	b.ReportMetric(mb(rssMed), "rss-MB")
 	b.ReportMetric(mb(rssMax), "rss-max-MB")
+	b.ReportMetric(mb(anonMed), "rss-anon-MB")
+	b.ReportMetric(mb(fileMed), "rss-file-MB")
+	b.ReportMetric(mb(floor.rss), "floor-rss-MB")
 	b.ReportMetric(cpuSec*1000/cycles, "cpu-ms/cycle")
 	b.ReportMetric(100*cpuSec/elapsed.Seconds(), "cpu-%")
 	b.ReportMetric(float64(samples)/elapsed.Seconds(), "samples/s")
@@ -169,6 +174,8 @@ func BenchmarkFootprint(b *testing.B) {
 		elapsed.Seconds(), cycles, cpuSec, samples, recv1.messages-recv0.messages, recv1.lost-recv0.lost)
 	b.Logf("RSS over %d readings: median %.2f MB (anon %.2f, file %.2f), max %.2f MB; peak since start (VmHWM) %.2f MB",
 		len(rss), mb(rssMed), mb(anonMed), mb(fileMed), mb(rssMax), mb(hwm))
+	b.Logf("floor, the required libraries initialised and idle (testdata/floor): RSS %.2f MB (anon %.2f, file %.2f), binary %.2f MB",
+		mb(floor.rss), mb(floor.anon), mb(floor.file), mb(floor.size))
 	b.Logf("targets: steady RSS %.2f MB (≤ %d MB: %s); linux/arm binary %.2f MB (≤ %d MB: %s)",
 		mb(rssMed), targetRSSMB, verdict(mb(rssMax) <= targetRSSMB),
 		mb(bins.sizes["arm"]), targetARMBinaryMB, verdict(mb(bins.sizes["arm"]) <= targetARMBinaryMB))
@@ -318,6 +325,61 @@ func buildEdgeBinaries(b *testing.B, goBin string) edgeBinaries {
 		out.sizes[t.name] = fi.Size()
 	}
 	return out
+}
+
+// floorStatus is the idle footprint of testdata/floor.
+type floorStatus struct {
+	memStatus
+	size int64
+}
+
+// measureFloor builds testdata/floor like the agent, starts it, and reads
+// its RSS once it has settled.
+func measureFloor(b *testing.B, goBin string) floorStatus {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "floor")
+	cmd := exec.Command(goBin, "build", "-trimpath", "-tags", "gosnmp_nodebug", "-ldflags", "-s -w", "-o", path, "./testdata/floor")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build (floor): %v\n%s", err, msg)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := exec.Command(path)
+	out, err := run.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	run.Stderr = os.Stderr
+	run.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := run.Start(); err != nil {
+		b.Fatalf("start floor: %v", err)
+	}
+	defer func() {
+		run.Process.Signal(syscall.SIGTERM)
+		run.Wait()
+	}()
+	ready := make([]byte, len("ready\n"))
+	if _, err := io.ReadFull(out, ready); err != nil || string(ready) != "ready\n" {
+		b.Fatalf("floor did not start: %q, %v", ready, err)
+	}
+	time.Sleep(3 * time.Second)
+	var ms []memStatus
+	for range 3 {
+		m, err := readMemStatus(run.Process.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ms = append(ms, m)
+		time.Sleep(time.Second)
+	}
+	med := func(f func(memStatus) int64) int64 { v, _ := medianMax(ms, f); return v }
+	return floorStatus{
+		memStatus: memStatus{rss: med(func(m memStatus) int64 { return m.rss }), anon: med(func(m memStatus) int64 { return m.anon }), file: med(func(m memStatus) int64 { return m.file })},
+		size:      fi.Size(),
+	}
 }
 
 // lookGo finds the go command that builds the agent.
