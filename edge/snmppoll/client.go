@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/gosnmp/gosnmp"
 )
@@ -82,7 +83,7 @@ func (c *agentClient) on(req func(*gosnmp.GoSNMP) (*gosnmp.SnmpPacket, error)) (
 	}
 	lane := c.lanes.get()
 	if lane == nil {
-		// More requests in flight than idle lanes: connect one for the
+		// More requests in flight than lanes: connect one for the
 		// buffer. Connecting a UDP socket sends nothing, and the socket
 		// is closed at once; the request uses the agent's.
 		lane = &gosnmp.GoSNMP{Target: c.cfg.Target, Port: c.cfg.Port, Transport: "udp", Version: gosnmp.Version2c, Community: "lane"}
@@ -115,20 +116,28 @@ func pointAt(dst, src *gosnmp.GoSNMP) {
 	dst.ContextEngineID, dst.ContextName = src.ContextEngineID, src.ContextName
 }
 
-// maxIdleLanes bounds the buffers kept between requests. An edge's polls
-// are short and spread by jitter, so few overlap; a burst beyond the bound
-// (agents that time out together) costs one allocation per extra request.
-const maxIdleLanes = 4
+// laneIdleFor is how long a lane may go unused before the pool lets it go.
+// A target has at most one request in flight, so the pool never holds more
+// lanes than there are targets, as many as polls have recently overlapped.
+// An edge's polls are short and spread by jitter: few overlap.
+const laneIdleFor = 30 * time.Second
 
 // sharedLanes serves every agent of the process.
-var sharedLanes = &lanePool{max: maxIdleLanes}
+var sharedLanes = newLanePool(time.Now)
 
 // lanePool keeps connected gosnmp clients for their receive buffers.
 type lanePool struct {
 	mu   sync.Mutex
-	idle []*gosnmp.GoSNMP
-	max  int
+	now  func() time.Time
+	idle []idleLane // a stack: the most recently returned on top
 }
+
+type idleLane struct {
+	g     *gosnmp.GoSNMP
+	since time.Time
+}
+
+func newLanePool(now func() time.Time) *lanePool { return &lanePool{now: now} }
 
 // get returns an idle lane, or nil.
 func (lp *lanePool) get() *gosnmp.GoSNMP {
@@ -138,20 +147,28 @@ func (lp *lanePool) get() *gosnmp.GoSNMP {
 	if n == 0 {
 		return nil
 	}
-	g := lp.idle[n-1]
-	lp.idle[n-1] = nil
+	g := lp.idle[n-1].g
+	lp.idle[n-1] = idleLane{}
 	lp.idle = lp.idle[:n-1]
 	return g
 }
 
-// put returns a lane, dropping what it points at, or lets it go when
-// enough are idle.
+// put returns a lane, dropping what it points at, and lets go of the lanes
+// that have been idle for laneIdleFor: those at the bottom of the stack.
 func (lp *lanePool) put(g *gosnmp.GoSNMP) {
 	g.Conn, g.SecurityParameters, g.Context = nil, nil, nil
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
-	if len(lp.idle) < lp.max {
-		lp.idle = append(lp.idle, g)
+	now := lp.now()
+	lp.idle = append(lp.idle, idleLane{g, now})
+	stale := 0
+	for now.Sub(lp.idle[stale].since) > laneIdleFor {
+		stale++
+	}
+	if stale > 0 {
+		n := copy(lp.idle, lp.idle[stale:])
+		clear(lp.idle[n:])
+		lp.idle = lp.idle[:n]
 	}
 }
 

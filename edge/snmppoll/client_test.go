@@ -91,10 +91,12 @@ func TestPointAtCopiesEveryField(t *testing.T) {
 
 func TestLanePool(t *testing.T) {
 	t.Parallel()
-	lp := &lanePool{max: 2}
+	now := time.Unix(1e9, 0)
+	lp := newLanePool(func() time.Time { return now })
 	if lp.get() != nil {
 		t.Fatal("an empty pool lent a lane")
 	}
+	step := laneIdleFor / 3
 	lanes := []*gosnmp.GoSNMP{{}, {}, {}}
 	for _, g := range lanes {
 		g.Conn, g.Context, g.SecurityParameters = &net.UDPConn{}, context.Background(), &gosnmp.UsmSecurityParameters{}
@@ -102,12 +104,23 @@ func TestLanePool(t *testing.T) {
 		if g.Conn != nil || g.Context != nil || g.SecurityParameters != nil {
 			t.Errorf("a lane kept its agent's socket, context or SNMPv3 state: %+v", g)
 		}
+		now = now.Add(step)
 	}
-	if len(lp.idle) != 2 {
-		t.Errorf("%d idle lanes, want the bound of 2", len(lp.idle))
+	// The last returned is lent first, so the others can age out.
+	if g := lp.get(); g != lanes[2] {
+		t.Error("the pool did not lend its most recently returned lane")
 	}
-	if a, b := lp.get(), lp.get(); a == nil || b == nil || a == b || lp.get() != nil {
-		t.Error("the pool did not lend its two lanes once each")
+	now = now.Add(step)
+	lp.put(lanes[2])
+	// lanes[0] has been idle for longer than laneIdleFor, lanes[1] for
+	// just that long.
+	if len(lp.idle) != 2 || lp.idle[0].g != lanes[1] || lp.idle[1].g != lanes[2] {
+		t.Errorf("idle lanes %v, want lanes[1] and lanes[2]", lp.idle)
+	}
+	now = now.Add(time.Hour)
+	lp.put(&gosnmp.GoSNMP{})
+	if len(lp.idle) != 1 {
+		t.Errorf("%d idle lanes an hour on, want the one just returned", len(lp.idle))
 	}
 }
 
@@ -116,12 +129,13 @@ func holdsBuffer(g *gosnmp.GoSNMP) bool {
 	return !reflect.ValueOf(g).Elem().FieldByName("rxBuf").IsNil()
 }
 
-// TestIntegrationAgentsShareLanes polls many agents at once through a pool
-// of two lanes: every poll succeeds, and no agent keeps a buffer.
+// TestIntegrationAgentsShareLanes polls many agents at once and then one
+// after another: every poll succeeds, no agent keeps a buffer, and polls
+// that do not overlap share one lane.
 func TestIntegrationAgentsShareLanes(t *testing.T) {
 	t.Parallel()
 	agent := testrig.StartSnmpd(t, testrig.SnmpdOpts{Config: "createUser u1 SHA-256 auth-256-pass AES priv-aes-pass\nrouser u1 priv\n"})
-	lp := &lanePool{max: 2}
+	lp := newLanePool(time.Now)
 	var pollers []*Poller
 	var clients []*agentClient
 	for i := range 12 {
@@ -164,17 +178,22 @@ func TestIntegrationAgentsShareLanes(t *testing.T) {
 			}
 		}
 	}
+	if n := len(lp.idle); n == 0 || n > len(pollers) {
+		t.Errorf("%d idle lanes after concurrent polls of %d agents", n, len(pollers))
+	}
+	seq := newLanePool(time.Now)
+	for i, p := range pollers {
+		clients[i].lanes = seq
+		if _, err := p.Poll(ctx); err != nil {
+			t.Errorf("agent %d: %v", i, err)
+		}
+	}
+	if len(seq.idle) != 1 || !holdsBuffer(seq.idle[0].g) {
+		t.Errorf("polls one after another left %d idle lanes, want one with a buffer", len(seq.idle))
+	}
 	for i, ac := range clients {
 		if holdsBuffer(ac.cfg) {
 			t.Errorf("agent %d holds a receive buffer of its own", i)
-		}
-	}
-	if n := len(lp.idle); n == 0 || n > lp.max {
-		t.Errorf("%d idle lanes, want 1 to %d", n, lp.max)
-	}
-	for _, g := range lp.idle {
-		if !holdsBuffer(g) {
-			t.Error("an idle lane has no receive buffer")
 		}
 	}
 }

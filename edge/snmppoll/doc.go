@@ -32,8 +32,10 @@
 //
 // Each target keeps its socket and its SNMPv3 engine state between polls.
 // gosnmp's receive buffer (64 KiB per connected client) is not kept per
-// target: requests borrow one from a small pool shared by all Pollers of
-// the process, so memory does not grow with the number of targets.
+// target: requests borrow one from a pool shared by all Pollers of the
+// process, which keeps as many as requests have overlapped in the last 30
+// s, so memory follows how many polls run at once rather than how many
+// targets there are.
 //
 // # Profiles
 //
