@@ -8,17 +8,14 @@
 package metrics
 
 import (
-	"fmt"
-	"log/slog"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rackwatch/rackwatch/edge/metrics/expose"
 
 	"github.com/rackwatch/rackwatch/collector/actuate"
 	"github.com/rackwatch/rackwatch/collector/audit"
@@ -200,35 +197,20 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-}
-
-func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-}
-
-func bit(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	o := c.opts
 	if o.Ingest != nil {
 		st := o.Ingest()
-		gauge(ch, mqttConnected, bit(st.Connected))
-		counter(ch, messages, st.Messages)
-		counter(ch, malformed, st.Malformed)
-		counter(ch, msgDropped, st.Dropped)
-		counter(ch, rebirths, st.Rebirths)
-		counter(ch, samplesIn, st.Samples)
-		counter(ch, samplesLost, st.SamplesLost)
-		counter(ch, samplesDup, st.Duplicates)
-		counter(ch, seqGaps, st.SeqGaps)
+		expose.Gauge(ch, mqttConnected, expose.Bit(st.Connected))
+		expose.Counter(ch, messages, st.Messages)
+		expose.Counter(ch, malformed, st.Malformed)
+		expose.Counter(ch, msgDropped, st.Dropped)
+		expose.Counter(ch, rebirths, st.Rebirths)
+		expose.Counter(ch, samplesIn, st.Samples)
+		expose.Counter(ch, samplesLost, st.SamplesLost)
+		expose.Counter(ch, samplesDup, st.Duplicates)
+		expose.Counter(ch, seqGaps, st.SeqGaps)
 	}
 	if o.Audit != nil {
 		st := o.Audit()
@@ -243,118 +225,92 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			return strings.Compare(a.Outcome, b.Outcome)
 		})
 		for _, k := range kinds {
-			counter(ch, decisions, st.Decisions[k], string(k.Action), k.Outcome)
+			expose.Counter(ch, decisions, st.Decisions[k], string(k.Action), k.Outcome)
 		}
-		counter(ch, auditPublished, st.Published)
-		counter(ch, auditDropped, st.Dropped)
-		counter(ch, auditFailed, st.Failed)
-		gauge(ch, auditQueued, float64(st.Queued))
+		expose.Counter(ch, auditPublished, st.Published)
+		expose.Counter(ch, auditDropped, st.Dropped)
+		expose.Counter(ch, auditFailed, st.Failed)
+		expose.Gauge(ch, auditQueued, float64(st.Queued))
 	}
 	if o.Engine != nil {
 		st := o.Engine()
-		counter(ch, passes, st.Passes)
-		gauge(ch, stopped, bit(st.Stopped))
-		gauge(ch, dryRun, bit(st.DryRun))
-		gauge(ch, actionsHour, float64(st.ActionsLastHour))
-		gauge(ch, actionsMax, float64(st.MaxActionsPerHour))
+		expose.Counter(ch, passes, st.Passes)
+		expose.Gauge(ch, stopped, expose.Bit(st.Stopped))
+		expose.Gauge(ch, dryRun, expose.Bit(st.DryRun))
+		expose.Gauge(ch, actionsHour, float64(st.ActionsLastHour))
+		expose.Gauge(ch, actionsMax, float64(st.MaxActionsPerHour))
 	}
 	if o.Reconciler != nil {
 		st := o.Reconciler()
-		counter(ch, recPasses, st.Passes)
-		counter(ch, recApplied, st.Applied)
-		counter(ch, recFailed, st.Failed)
-		counter(ch, recDiverged, st.Diverged)
-		counter(ch, recObserveErr, st.ObserveFailed)
+		expose.Counter(ch, recPasses, st.Passes)
+		expose.Counter(ch, recApplied, st.Applied)
+		expose.Counter(ch, recFailed, st.Failed)
+		expose.Counter(ch, recDiverged, st.Diverged)
+		expose.Counter(ch, recObserveErr, st.ObserveFailed)
 	}
 	if o.Actuators != nil {
 		for _, a := range o.Actuators() {
-			counter(ch, actApplied, a.Applied, a.Name)
-			counter(ch, actFailed, a.Failed, a.Name)
-			counter(ch, actRetries, a.Retries, a.Name)
+			expose.Counter(ch, actApplied, a.Applied, a.Name)
+			expose.Counter(ch, actFailed, a.Failed, a.Name)
+			expose.Counter(ch, actRetries, a.Retries, a.Name)
 		}
 	}
 	if o.HAProxy != nil {
 		for _, st := range o.HAProxy() {
-			gauge(ch, lbUp, bit(st.Up), st.Name)
-			counter(ch, lbPolls, st.Polls, st.Name)
-			counter(ch, lbFailures, st.Failures, st.Name)
+			expose.Gauge(ch, lbUp, expose.Bit(st.Up), st.Name)
+			expose.Counter(ch, lbPolls, st.Polls, st.Name)
+			expose.Counter(ch, lbFailures, st.Failures, st.Name)
 			if st.Polls > 0 {
-				gauge(ch, lbDuration, st.Duration.Seconds(), st.Name)
+				expose.Gauge(ch, lbDuration, st.Duration.Seconds(), st.Name)
 			}
-			counter(ch, lbRestarts, st.Restarts, st.Name)
+			expose.Counter(ch, lbRestarts, st.Restarts, st.Name)
 		}
 	}
 	if o.RequestLog != nil {
 		st := o.RequestLog()
-		counter(ch, logLines, st.Lines)
-		counter(ch, logParsed, st.Parsed)
-		counter(ch, logIgnored, st.Ignored)
-		counter(ch, logDropped, st.Dropped)
+		expose.Counter(ch, logLines, st.Lines)
+		expose.Counter(ch, logParsed, st.Parsed)
+		expose.Counter(ch, logIgnored, st.Ignored)
+		expose.Counter(ch, logDropped, st.Dropped)
 	}
 	if o.Sinks != nil {
 		for _, s := range o.Sinks() {
-			counter(ch, sinkErrors, s.Errors, s.Name)
-			counter(ch, sinkDropped, s.Dropped, s.Name)
+			expose.Counter(ch, sinkErrors, s.Errors, s.Name)
+			expose.Counter(ch, sinkDropped, s.Dropped, s.Name)
 		}
 	}
 	if o.Notify != nil {
 		for _, n := range o.Notify() {
-			counter(ch, notifySent, n.Sent, n.Target)
-			counter(ch, notifyFailed, n.Failed, n.Target)
-			counter(ch, notifyDropped, n.Dropped, n.Target)
-			counter(ch, notifyAcked, n.InformsAcked, n.Target)
-			counter(ch, notifyRetries, n.Retries, n.Target)
-			gauge(ch, notifyQueued, float64(n.Queued), n.Target)
+			expose.Counter(ch, notifySent, n.Sent, n.Target)
+			expose.Counter(ch, notifyFailed, n.Failed, n.Target)
+			expose.Counter(ch, notifyDropped, n.Dropped, n.Target)
+			expose.Counter(ch, notifyAcked, n.InformsAcked, n.Target)
+			expose.Counter(ch, notifyRetries, n.Retries, n.Target)
+			expose.Gauge(ch, notifyQueued, float64(n.Queued), n.Target)
 		}
 	}
 	if o.APIRateLimited != nil {
-		counter(ch, apiLimited, o.APIRateLimited())
+		expose.Counter(ch, apiLimited, o.APIRateLimited())
 	}
 	if o.CommandRejections != nil {
 		rs := o.CommandRejections()
 		for _, r := range slices.Sorted(maps.Keys(rs)) {
-			counter(ch, cmdRejections, rs[r], r)
+			expose.Counter(ch, cmdRejections, rs[r], r)
 		}
 	}
 	if o.Nodes != nil {
 		for _, n := range o.Nodes() {
 			for _, s := range States {
-				gauge(ch, nodeState, bit(n.State == s), n.Name, n.Rack, s)
+				expose.Gauge(ch, nodeState, expose.Bit(n.State == s), n.Name, n.Rack, s)
 			}
 			if !n.Since.IsZero() {
-				gauge(ch, nodeSince, float64(n.Since.UnixNano())/1e9, n.Name, n.Rack)
+				expose.Gauge(ch, nodeSince, float64(n.Since.UnixNano())/1e9, n.Name, n.Rack)
 			}
 			for _, s := range n.Servers {
 				if s.Known {
-					gauge(ch, nodeWeight, s.Weight, n.Name, s.LB, s.Backend, s.Server)
+					expose.Gauge(ch, nodeWeight, s.Weight, n.Name, s.LB, s.Backend, s.Server)
 				}
 			}
 		}
 	}
-}
-
-// NewRegistry returns a private registry (never the global default, so
-// nothing a library registers on its own is exposed) holding cs and the Go
-// runtime and process collectors.
-func NewRegistry(cs ...prometheus.Collector) (*prometheus.Registry, error) {
-	reg := prometheus.NewRegistry()
-	cs = append(cs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("metrics: register: %w", err)
-		}
-	}
-	return reg, nil
-}
-
-// Handler serves reg in the Prometheus text exposition format. Errors from
-// a collector are logged and the rest is still served; at most two scrapes
-// gather at once.
-func Handler(reg *prometheus.Registry, log *slog.Logger) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: 2,
-		Timeout:             10 * time.Second,
-	})
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/rackwatch/rackwatch/collector/decide"
 	"github.com/rackwatch/rackwatch/collector/haplog"
 	"github.com/rackwatch/rackwatch/collector/metrics"
+	"github.com/rackwatch/rackwatch/edge/metrics/expose"
 )
 
 // promState is the service's Prometheus view: the actuators it reads, and
@@ -56,11 +57,11 @@ func (p *promState) build(s *Service) error {
 			return []metrics.Sink{{Name: "influxdb", Errors: s.influx.Errors(), Dropped: s.influx.Dropped()}}
 		}
 	}
-	reg, err := metrics.NewRegistry(metrics.New(o))
+	reg, err := expose.NewRegistry(metrics.New(o))
 	if err != nil {
 		return err
 	}
-	p.handler = metrics.Handler(reg, s.log)
+	p.handler = expose.Handler(reg, s.log)
 	return nil
 }
 

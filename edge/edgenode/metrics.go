@@ -9,6 +9,7 @@ import (
 	"github.com/rackwatch/rackwatch/edge/agentcheck"
 	"github.com/rackwatch/rackwatch/edge/command"
 	"github.com/rackwatch/rackwatch/edge/metrics"
+	"github.com/rackwatch/rackwatch/edge/metrics/expose"
 	"github.com/rackwatch/rackwatch/edge/publish"
 	"github.com/rackwatch/rackwatch/edge/spool"
 	"github.com/rackwatch/rackwatch/edge/traps"
@@ -35,11 +36,11 @@ func (n *Node) metricsHandler(pub *publish.Publisher, queue *spool.Spool, capaci
 	if responder != nil {
 		o.AgentCheck = func() (agentcheck.Stats, bool) { return responder.Stats(), true }
 	}
-	reg, err := metrics.NewRegistry(metrics.New(o))
+	reg, err := expose.NewRegistry(metrics.New(o))
 	if err != nil {
 		return nil, err
 	}
-	return metrics.Handler(reg, n.log), nil
+	return expose.Handler(reg, n.log), nil
 }
 
 // metricsRunner owns the metrics server, which a reload may move, open or

@@ -10,11 +10,11 @@
 package metrics
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/rackwatch/rackwatch/edge/metrics/expose"
 
 	"github.com/rackwatch/rackwatch/edge/agent"
 	"github.com/rackwatch/rackwatch/edge/agentcheck"
@@ -117,51 +117,36 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-}
-
-func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-}
-
-func bit(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	o := c.opts
 	if o.Publisher != nil {
 		st := o.Publisher()
-		gauge(ch, mqttConnected, bit(st.Connected))
-		counter(ch, mqttSessions, st.Sessions)
-		counter(ch, mqttConnectErrs, st.ConnectErr)
-		counter(ch, rebirths, st.Rebirths)
-		counter(ch, samplesPublished, st.Published)
-		counter(ch, samplesDropped, st.Dropped)
-		gauge(ch, samplesQueued, float64(st.Queued))
-		counter(ch, commandsDropped, st.CommandsDropped)
+		expose.Gauge(ch, mqttConnected, expose.Bit(st.Connected))
+		expose.Counter(ch, mqttSessions, st.Sessions)
+		expose.Counter(ch, mqttConnectErrs, st.ConnectErr)
+		expose.Counter(ch, rebirths, st.Rebirths)
+		expose.Counter(ch, samplesPublished, st.Published)
+		expose.Counter(ch, samplesDropped, st.Dropped)
+		expose.Gauge(ch, samplesQueued, float64(st.Queued))
+		expose.Counter(ch, commandsDropped, st.CommandsDropped)
 	}
 	if o.Spool != nil {
 		st := o.Spool()
-		gauge(ch, spoolBytes, float64(st.DiskBytes))
+		expose.Gauge(ch, spoolBytes, float64(st.DiskBytes))
 		if o.SpoolCapacity > 0 {
-			gauge(ch, spoolCapacity, float64(o.SpoolCapacity))
+			expose.Gauge(ch, spoolCapacity, float64(o.SpoolCapacity))
 		}
-		gauge(ch, spoolMemoryBytes, float64(st.MemoryBytes))
-		gauge(ch, spoolSegments, float64(st.Segments))
-		gauge(ch, spoolRecords, float64(st.Pending))
-		counter(ch, spoolDropped, st.Dropped)
-		counter(ch, spoolCorrupt, st.Corrupt)
-		counter(ch, spoolWrites, st.Writes)
-		counter(ch, spoolWritten, st.WrittenBytes)
-		counter(ch, spoolFsyncs, st.Fsyncs)
-		counter(ch, spoolWriteErrs, st.WriteErrors)
-		gauge(ch, spoolFailing, bit(st.Failing))
+		expose.Gauge(ch, spoolMemoryBytes, float64(st.MemoryBytes))
+		expose.Gauge(ch, spoolSegments, float64(st.Segments))
+		expose.Gauge(ch, spoolRecords, float64(st.Pending))
+		expose.Counter(ch, spoolDropped, st.Dropped)
+		expose.Counter(ch, spoolCorrupt, st.Corrupt)
+		expose.Counter(ch, spoolWrites, st.Writes)
+		expose.Counter(ch, spoolWritten, st.WrittenBytes)
+		expose.Counter(ch, spoolFsyncs, st.Fsyncs)
+		expose.Counter(ch, spoolWriteErrs, st.WriteErrors)
+		expose.Gauge(ch, spoolFailing, expose.Bit(st.Failing))
 	}
 	if o.Sources != nil {
 		for _, st := range o.Sources() {
@@ -171,16 +156,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				continue
 			}
 			s := st.Device
-			gauge(ch, sourceUp, bit(st.Up), s)
-			gauge(ch, sourceDuration, st.Duration.Seconds(), s)
+			expose.Gauge(ch, sourceUp, expose.Bit(st.Up), s)
+			expose.Gauge(ch, sourceDuration, st.Duration.Seconds(), s)
 			if !st.Last.IsZero() {
-				gauge(ch, sourceLast, float64(st.Last.UnixNano())/1e9, s)
+				expose.Gauge(ch, sourceLast, float64(st.Last.UnixNano())/1e9, s)
 			}
-			counter(ch, sourceCollects, st.Collects, s)
-			counter(ch, sourceFailures, st.Failures, s)
-			counter(ch, sourceSkipped, st.Skipped, s)
-			gauge(ch, sourceBreaker, bit(st.BreakerOpen), s)
-			counter(ch, sourceSamples, st.Samples, s)
+			expose.Counter(ch, sourceCollects, st.Collects, s)
+			expose.Counter(ch, sourceFailures, st.Failures, s)
+			expose.Counter(ch, sourceSkipped, st.Skipped, s)
+			expose.Gauge(ch, sourceBreaker, expose.Bit(st.BreakerOpen), s)
+			expose.Counter(ch, sourceSamples, st.Samples, s)
 		}
 	}
 	if o.Commands != nil {
@@ -192,7 +177,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			{"applied", st.Applied}, {"duplicate", st.Duplicate}, {"stale", st.Stale}, {"expired", st.Expired},
 			{"failed", st.Failed}, {"reverted", st.Reverted}, {"revert_failed", st.RevertFailed}, {"persist_failed", st.PersistFailed},
 		} {
-			counter(ch, commands, v.n, v.outcome)
+			expose.Counter(ch, commands, v.n, v.outcome)
 		}
 		// Reasons are the command package's constants, a fixed set: the
 		// label cannot grow with what the network sends.
@@ -202,12 +187,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		slices.Sort(reasons)
 		for _, r := range reasons {
-			counter(ch, commandRefused, st.Refused[command.Reason(r)], r)
+			expose.Counter(ch, commandRefused, st.Refused[command.Reason(r)], r)
 		}
 		// All four from the start, so that an alert on increase() sees the
 		// first rejection.
 		for _, r := range command.Rejections {
-			counter(ch, commandReject, st.Refused[r], string(r))
+			expose.Counter(ch, commandReject, st.Refused[r], string(r))
 		}
 	}
 	if o.Traps != nil {
@@ -219,7 +204,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				{"accepted", st.Accepted}, {"dropped", st.Dropped}, {"ignored", st.Ignored},
 				{"rejected", st.Rejected}, {"malformed", st.Malformed}, {"discovery", st.Discovery},
 			} {
-				counter(ch, trapsDatagrams, v.n, v.outcome)
+				expose.Counter(ch, trapsDatagrams, v.n, v.outcome)
 			}
 			for _, v := range []struct {
 				reason string
@@ -228,34 +213,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				{"bad_community", st.BadCommunity}, {"unknown_engine_id", st.UnknownEngineID}, {"unknown_user", st.UnknownUser},
 				{"auth_failure", st.AuthFailure}, {"not_in_time_window", st.NotInTimeWindow}, {"unknown_peer", st.UnknownPeer},
 			} {
-				counter(ch, trapsRejected, v.n, v.reason)
+				expose.Counter(ch, trapsRejected, v.n, v.reason)
 			}
-			counter(ch, trapsInforms, st.InformsAcked)
+			expose.Counter(ch, trapsInforms, st.InformsAcked)
 		}
 	}
 	if o.AgentCheck != nil {
 		if st, ok := o.AgentCheck(); ok {
-			counter(ch, agentAnswers, st.Answered)
-			counter(ch, agentOverflow, st.Overflow)
-			counter(ch, agentFailed, st.Failed)
-			counter(ch, agentExpired, st.Expired)
+			expose.Counter(ch, agentAnswers, st.Answered)
+			expose.Counter(ch, agentOverflow, st.Overflow)
+			expose.Counter(ch, agentFailed, st.Failed)
+			expose.Counter(ch, agentExpired, st.Expired)
 		}
 	}
 	if o.ClockSynced != nil {
-		gauge(ch, clockSynced, bit(o.ClockSynced()))
+		expose.Gauge(ch, clockSynced, expose.Bit(o.ClockSynced()))
 	}
-}
-
-// NewRegistry returns a private registry (never the global default, so
-// nothing a library registers on its own is exposed) holding cs and the Go
-// runtime and process collectors.
-func NewRegistry(cs ...prometheus.Collector) (*prometheus.Registry, error) {
-	reg := prometheus.NewRegistry()
-	cs = append(cs, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("metrics: register: %w", err)
-		}
-	}
-	return reg, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/rackwatch/rackwatch/edge/agentcheck"
 	"github.com/rackwatch/rackwatch/edge/command"
 	"github.com/rackwatch/rackwatch/edge/metrics"
+	"github.com/rackwatch/rackwatch/edge/metrics/expose"
 	"github.com/rackwatch/rackwatch/edge/publish"
 	"github.com/rackwatch/rackwatch/edge/spool"
 	"github.com/rackwatch/rackwatch/edge/traps"
@@ -168,13 +169,13 @@ func TestPartsNotRunningAreLeftOut(t *testing.T) {
 // it, parses the exposition, and has promtool check it when present.
 func TestServerServesMetrics(t *testing.T) {
 	t.Parallel()
-	reg, err := metrics.NewRegistry(metrics.New(fullOpts()))
+	reg, err := expose.NewRegistry(metrics.New(fullOpts()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := metrics.Listen(ctx, "127.0.0.1:0", metrics.Handler(reg, log), log)
+	srv, err := metrics.Listen(ctx, "127.0.0.1:0", expose.Handler(reg, log), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestServerCutsOffStalledClients(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := metrics.Listen(ctx, "127.0.0.1:0", metrics.Handler(reg, log), log)
+	srv, err := metrics.Listen(ctx, "127.0.0.1:0", expose.Handler(reg, log), log)
 	if err != nil {
 		t.Fatal(err)
 	}

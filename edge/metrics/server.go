@@ -9,38 +9,19 @@ import (
 	"net/http"
 	"syscall"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Bounds of the HTTP server. The edge runs on small boards and the
 // listener may face a rack network: a slow or stalled client cannot hold a
-// connection, and at most maxInFlight scrapes gather at once (more are
-// answered 503 at once), so a scrape storm costs a bounded amount of
-// memory and CPU.
+// connection; expose.Handler bounds the scrapes themselves.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
 	writeTimeout      = 15 * time.Second
 	idleTimeout       = 60 * time.Second
-	gatherTimeout     = 10 * time.Second
 	shutdownTimeout   = 2 * time.Second
 	maxHeaderBytes    = 8 << 10
-	maxInFlight       = 2
 )
-
-// Handler serves reg in the Prometheus text exposition format at any path
-// it is mounted on. Errors from a collector are logged and the rest is
-// still served.
-func Handler(reg *prometheus.Registry, log *slog.Logger) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		ErrorHandling:       promhttp.ContinueOnError,
-		MaxRequestsInFlight: maxInFlight,
-		Timeout:             gatherTimeout,
-	})
-}
 
 // Server serves /metrics on one address.
 type Server struct {
