@@ -19,7 +19,6 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/decide"
 	"github.com/rackwatch/rackwatch/deploy/testrig"
 	"github.com/rackwatch/rackwatch/edge/sample"
@@ -205,15 +204,7 @@ func startLatencyRig(b *testing.B) *latencyRig {
 	hap := testrig.StartHAProxy(b, testrig.HAProxyOpts{Servers: servers, ServerOptions: "weight 100"})
 	proxy, sock := startProxy(b, hap.Socket)
 
-	text := strings.NewReplacer("STATE", b.TempDir(), "BROKER", broker.URL, "PROXY", sock).Replace(latencyConfig)
-	path := filepath.Join(b.TempDir(), "collector.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := loadTestConfig(b, strings.NewReplacer("BROKER", broker.URL, "PROXY", sock).Replace(latencyConfig))
 	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)

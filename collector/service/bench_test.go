@@ -4,13 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
 
-	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/lbwatch"
 	"github.com/rackwatch/rackwatch/edge/sparkplug"
 )
@@ -104,14 +101,7 @@ func newFleetService(b *testing.B, t0 time.Time, now func() time.Time) (*fleet, 
 	if err != nil {
 		b.Fatal(err)
 	}
-	path := filepath.Join(b.TempDir(), "collector.yaml")
-	if err := os.WriteFile(path, []byte(f.config(b.TempDir())), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := loadTestConfig(b, f.config(b.TempDir()))
 	lb := f.servers()
 	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Runtimes: map[string]Runtime{"lb1": lb}, Now: now})
 	if err != nil {

@@ -1,12 +1,7 @@
 package service
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,37 +75,13 @@ func TestNodeStates(t *testing.T) {
 func TestServiceWritesInfluxDB(t *testing.T) {
 	rig := testrig.StartInfluxDB(t)
 	rig.CreateDatabase(t, "rackwatch")
-	text := strings.Replace(cfgText, "STATE", t.TempDir(), 1) +
+	text := cfgText +
 		"influxdb: {url: \"" + rig.URL + "\", database: rackwatch}\n"
 	text = strings.Replace(text, "{name: n2, edge: rack1,", "{name: n2, rack: r1, edge: rack1,", 1) +
 		"racks:\n  - {name: r1, edge: rack1}\n"
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lb := &fakeRuntime{status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"},
-		weight: map[string]int{"s1": 100, "s2": 100, "s3": 100},
-		rtime:  map[string]time.Duration{"s1": 2 * time.Millisecond, "s2": 40 * time.Millisecond, "s3": 3 * time.Millisecond}}
-	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Runtimes: map[string]Runtime{"lb1": lb}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			cancel()
-			<-done
-			stopped = true
-		}
-	}
-	defer stop()
+	lb := upServers(true)
+	svc := newTestService(t, loadTestConfig(t, text), lb)
+	stop := runService(t, svc)
 
 	// Fed as ingest feeds it.
 	k := sink{svc}

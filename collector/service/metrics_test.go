@@ -3,12 +3,9 @@ package service
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,28 +14,14 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
 // TestMetricsFollowTheLoop runs the service until it sheds a node and
 // checks what a scrape of /metrics, served by the API, says about it.
 func TestMetricsFollowTheLoop(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	text := strings.Replace(cfgText, "STATE", t.TempDir(), 1)
-	text = strings.Replace(text, `api: {listen: ""}`, `api: {listen: "127.0.0.1:0"}`, 1)
-	os.WriteFile(path, []byte(text), 0o600)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lb := &fakeRuntime{status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"},
-		weight: map[string]int{"s1": 100, "s2": 100, "s3": 100},
-		rtime:  map[string]time.Duration{"s1": 2 * time.Millisecond, "s2": 40 * time.Millisecond, "s3": 3 * time.Millisecond}}
-	svc, err := New(cfg, Opts{Logger: slog.New(slog.DiscardHandler), Runtimes: map[string]Runtime{"lb1": lb}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lb := upServers(true)
+	svc := newTestService(t, loadTestConfig(t, strings.Replace(cfgText, `api: {listen: ""}`, `api: {listen: "127.0.0.1:0"}`, 1)), lb)
 	running := false
 	// scrape reads /metrics through the API's handler, or once the
 	// service runs, from its listener.
@@ -110,10 +93,7 @@ func TestMetricsFollowTheLoop(t *testing.T) {
 		t.Errorf("max_actions_per_hour = %v, %t", v, ok)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runService(t, svc)
 	select {
 	case <-svc.API().Listening():
 		running = true
@@ -167,20 +147,10 @@ func TestMetricsFollowTheLoop(t *testing.T) {
 // TestMetricsExposeConfiguredOutputs: the SNMP notification targets and
 // the InfluxDB sink appear once configured, with zeros before any traffic.
 func TestMetricsExposeConfiguredOutputs(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	text := strings.Replace(cfgText, "STATE", t.TempDir(), 1)
-	text = strings.Replace(text, `api: {listen: ""}`, `api: {listen: "127.0.0.1:0"}`, 1)
+	text := strings.Replace(cfgText, `api: {listen: ""}`, `api: {listen: "127.0.0.1:0"}`, 1)
 	text += "snmp_notify:\n  targets: [{name: nms1, address: '127.0.0.1:1162', version: v2c, community: public}]\n"
 	text += "influxdb: {url: 'http://127.0.0.1:1', database: rackwatch}\n"
-	os.WriteFile(path, []byte(text), 0o600)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(cfg, Opts{Logger: slog.New(slog.DiscardHandler), Runtimes: map[string]Runtime{"lb1": &fakeRuntime{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newTestService(t, loadTestConfig(t, text), &fakeRuntime{})
 	defer func() {
 		// Run with an ended context stops what New started (the sinks'
 		// goroutines).

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -108,24 +107,57 @@ api: {listen: ""}
 policy: {hot_celsius: 80, crit_celsius: 95, latency_min_delta: 5ms, min_samples: 10, hold: 300ms, drain_after: 1h, restore_hold: 300ms, step_hold: 200ms, stale_after: 10s, verify_window: 1h, tick: 50ms}
 `
 
-func TestServiceActsThroughTheLoadBalancerAndSurvivesItsOutage(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(path, []byte(strings.Replace(cfgText, "STATE", t.TempDir(), 1)), 0o600)
+// loadTestConfig writes text, its STATE replaced by a fresh directory, to
+// collector.yaml and loads it.
+func loadTestConfig(t testing.TB, text string) *config.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "collector.yaml")
+	if err := os.WriteFile(path, []byte(strings.Replace(text, "STATE", t.TempDir(), 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb := &fakeRuntime{down: true, status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"},
-		weight: map[string]int{"s1": 100, "s2": 100, "s3": 100},
-		rtime:  map[string]time.Duration{"s1": 2 * time.Millisecond, "s2": 40 * time.Millisecond, "s3": 3 * time.Millisecond}}
-	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Runtimes: map[string]Runtime{"lb1": lb}})
+	return cfg
+}
+
+// upServers is lb1 with api/s1, s2 and s3 up at full weight. With slowS2,
+// s2 answers in 40 ms where the others take 2 and 3 ms.
+func upServers(slowS2 bool) *fakeRuntime {
+	lb := &fakeRuntime{status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"}, weight: map[string]int{"s1": 100, "s2": 100, "s3": 100}}
+	if slowS2 {
+		lb.rtime = map[string]time.Duration{"s1": 2 * time.Millisecond, "s2": 40 * time.Millisecond, "s3": 3 * time.Millisecond}
+	}
+	return lb
+}
+
+// newTestService builds the service of cfg on lb as lb1, logging nowhere.
+func newTestService(t testing.TB, cfg *config.Config, lb *fakeRuntime) *Service {
+	t.Helper()
+	svc, err := New(cfg, Opts{Logger: slog.New(slog.DiscardHandler), Runtimes: map[string]Runtime{"lb1": lb}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc
+}
+
+// runService runs svc until stop is called, or the test ends.
+func runService(t testing.TB, svc *Service) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestServiceActsThroughTheLoadBalancerAndSurvivesItsOutage(t *testing.T) {
+	lb := upServers(true)
+	lb.down = true
+	svc := newTestService(t, loadTestConfig(t, cfgText), lb)
+	runService(t, svc)
 
 	feed := func(c ...float64) {
 		for i, v := range c {
@@ -168,17 +200,9 @@ func TestServiceActsThroughTheLoadBalancerAndSurvivesItsOutage(t *testing.T) {
 }
 
 func TestInventoryServerUnknownToHAProxyIsReported(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "collector.yaml")
-	text := strings.Replace(cfgText, "STATE", t.TempDir(), 1)
-	text = strings.Replace(text, "server: s3}", "server: s9}", 1)
-	os.WriteFile(path, []byte(text), 0o600)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lb := &fakeRuntime{status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"}, weight: map[string]int{"s1": 100, "s2": 100, "s3": 100}}
+	cfg := loadTestConfig(t, strings.Replace(cfgText, "server: s3}", "server: s9}", 1))
 	var logs testrig.Buffer
-	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Runtimes: map[string]Runtime{"lb1": lb}})
+	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Runtimes: map[string]Runtime{"lb1": upServers(false)}})
 	if err != nil {
 		t.Fatal(err)
 	}

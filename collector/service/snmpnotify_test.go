@@ -1,11 +1,6 @@
 package service
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,24 +47,8 @@ func TestLocator(t *testing.T) {
 // reach a real snmptrapd as RACKWATCH-MIB notifications.
 func TestSNMPNotificationsWired(t *testing.T) {
 	r := testrig.StartSnmptrapd(t, testrig.SnmptrapdOpts{MIBDirs: []string{"../../mibs", "../../mibs/testdata/smi"}, MIBs: "RACKWATCH-MIB"})
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	text := strings.NewReplacer("STATE", t.TempDir(), "ADDR", r.Addr).Replace(snmpCfgText)
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lb := &fakeRuntime{status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"}, weight: map[string]int{"s1": 100, "s2": 100, "s3": 100}}
-	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Runtimes: map[string]Runtime{"lb1": lb}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	svc := newTestService(t, loadTestConfig(t, strings.Replace(snmpCfgText, "ADDR", r.Addr, 1)), upServers(false))
+	runService(t, svc)
 
 	svc.record(decide.Decision{At: time.Now(), Node: "n2", LB: "lb1", Backend: "api", Server: "s2", Action: decide.ActDrain,
 		From: decide.Shed, To: decide.Drained, Desired: decide.Drained.Desired(), Taken: true, Actor: "engine", Cause: "test"})

@@ -17,7 +17,6 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/rackwatch/rackwatch/collector/audit"
-	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/decide"
 	"github.com/rackwatch/rackwatch/collector/haproxy"
 	"github.com/rackwatch/rackwatch/deploy/testrig"
@@ -276,33 +275,14 @@ func TestSoakCollector(t *testing.T) {
 	clock.Store(t0.UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
 
-	dir := t.TempDir()
-	path := filepath.Join(dir, "collector.yaml")
-	if err := os.WriteFile(path, []byte(soakCollectorConfig(filepath.Join(dir, "state"))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := loadTestConfig(t, soakCollectorConfig(filepath.Join(t.TempDir(), "state")))
 	lb := newSoakRuntime()
 	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Runtimes: map[string]Runtime{"lb1": lb},
 		Now: now, DecisionLog: soakDecisionLog, WakeInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			<-done
-		}
-	}
-	defer stop()
+	stop := runService(t, svc)
 	for deadline := time.Now().Add(10 * time.Second); !svc.Ingest().Stats().Connected; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the ingest never connected to the embedded broker")
@@ -359,7 +339,7 @@ func TestSoakCollector(t *testing.T) {
 		} else {
 			lb.setRTime(nodeName(0, 1), 5*time.Millisecond)
 		}
-		if err := svc.lbs.Poll(ctx, lbInstance); err != nil {
+		if err := svc.lbs.Poll(context.Background(), lbInstance); err != nil {
 			t.Fatal(err)
 		}
 

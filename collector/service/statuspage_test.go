@@ -1,19 +1,14 @@
 package service
 
 import (
-	"context"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rackwatch/rackwatch/collector/config"
 	"github.com/rackwatch/rackwatch/collector/decide"
 	"github.com/rackwatch/rackwatch/collector/statuspage"
 	"github.com/rackwatch/rackwatch/edge/sample"
@@ -92,21 +87,8 @@ func TestTemperatureBands(t *testing.T) {
 // TestSnapshotFollowsTheLoop runs the service until it sheds a node and
 // checks what the status page is given, and that the API serves the page.
 func TestSnapshotFollowsTheLoop(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	text := strings.Replace(cfgText, "STATE", t.TempDir(), 1)
-	text = strings.Replace(text, `api: {listen: ""}`, `api: {listen: "127.0.0.1:0"}`, 1)
-	os.WriteFile(path, []byte(text), 0o600)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lb := &fakeRuntime{status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"},
-		weight: map[string]int{"s1": 100, "s2": 100, "s3": 100},
-		rtime:  map[string]time.Duration{"s1": 2 * time.Millisecond, "s2": 40 * time.Millisecond, "s3": 3 * time.Millisecond}}
-	svc, err := New(cfg, Opts{Logger: slog.New(slog.DiscardHandler), Runtimes: map[string]Runtime{"lb1": lb}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lb := upServers(true)
+	svc := newTestService(t, loadTestConfig(t, strings.Replace(cfgText, `api: {listen: ""}`, `api: {listen: "127.0.0.1:0"}`, 1)), lb)
 	node := func(s statuspage.Snapshot, name string) statuspage.Node {
 		t.Helper()
 		for _, r := range s.Racks {
@@ -139,10 +121,7 @@ func TestSnapshotFollowsTheLoop(t *testing.T) {
 	}
 
 	changed := svc.Changed()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runService(t, svc)
 	select {
 	case <-changed:
 	case <-time.After(5 * time.Second):

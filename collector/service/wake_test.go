@@ -1,12 +1,6 @@
 package service
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,23 +26,9 @@ policy: {hot_celsius: 80, crit_celsius: 95, hold: 1ms, restore_hold: 1ms, step_h
 
 func startWakeService(t *testing.T) (*Service, *fakeRuntime) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(path, []byte(strings.Replace(wakeConfig, "STATE", t.TempDir(), 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lb := &fakeRuntime{status: map[string]string{"s1": "UP", "s2": "UP", "s3": "UP"}, weight: map[string]int{"s1": 100, "s2": 100, "s3": 100}}
-	svc, err := New(cfg, Opts{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Runtimes: map[string]Runtime{"lb1": lb}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	lb := upServers(false)
+	svc := newTestService(t, loadTestConfig(t, wakeConfig), lb)
+	runService(t, svc)
 	for deadline := time.Now().Add(5 * time.Second); !svc.lbs.Seen("lb1"); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the load balancer was never read")
