@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,19 +33,6 @@ const (
 	// decisions, so the ring wraps during the run.
 	soakDecisionLog = 16
 )
-
-// soakEnv reads a positive number from the environment, or returns def.
-func soakEnv(t testing.TB, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
 
 // soakRuntime is the load balancer of the soak: an HAProxy runtime API
 // that applies what it is told, reports each server's response time, and
@@ -266,8 +251,8 @@ func soakCollectorConfig(stateDir string) string {
 // RACKWATCH_SOAK_STEP_SECONDS (default 60; 10 is the fleet's real poll)
 // the step.
 func TestSoakCollector(t *testing.T) {
-	hours := soakEnv(t, "RACKWATCH_SOAK_HOURS", 24)
-	step := time.Duration(soakEnv(t, "RACKWATCH_SOAK_STEP_SECONDS", 60)) * time.Second
+	hours := testrig.EnvInt(t, "RACKWATCH_SOAK_HOURS", 24)
+	step := time.Duration(testrig.EnvInt(t, "RACKWATCH_SOAK_STEP_SECONDS", 60)) * time.Second
 	baseGoroutines := runtime.NumGoroutine()
 
 	t0 := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
@@ -464,7 +449,7 @@ func TestSoakCollector(t *testing.T) {
 	}
 
 	reportSoak(t, "collector", mem)
-	if err := testrig.HeapBounded(mem, soakMargin, soakSlack, soakSlope); err != nil {
+	if err := testrig.HeapBounded(mem); err != nil {
 		t.Error(err)
 	}
 
@@ -479,15 +464,6 @@ func TestSoakCollector(t *testing.T) {
 		t.Errorf("%d goroutines after the service stopped, %d before it started:\n%s", n, baseGoroutines, testrig.Stacks())
 	}
 }
-
-// The live heap's allowances (testrig.HeapBounded): between the peaks of
-// the middle and the last third of a run, and for its slope once warm. See
-// docs/performance.md (Soak) for the spread and slopes measured.
-const (
-	soakMargin = 0.10
-	soakSlack  = 256 << 10
-	soakSlope  = 24 << 10 // bytes per simulated hour
-)
 
 // waitStep waits until the samples of the step at are in the store, then
 // calls for a decision pass and waits for it to start: the pass then
@@ -529,13 +505,7 @@ func waitStep(t *testing.T, svc *Service, edges []*soakEdge, at time.Time) {
 // reportSoak logs the memory readings of a run and their high-water marks.
 func reportSoak(t *testing.T, name string, ms []testrig.MemSample) {
 	t.Helper()
-	var peak testrig.MemSample
-	for _, m := range ms {
-		peak.HeapLive = max(peak.HeapLive, m.HeapLive)
-		peak.Total = max(peak.Total, m.Total)
-		peak.HWM = max(peak.HWM, m.HWM)
-		peak.Goroutines = max(peak.Goroutines, m.Goroutines)
-	}
+	peak := testrig.Peak(ms)
 	t.Logf("%s high-water: heap_live=%s go_total=%s VmHWM=%s goroutines=%d; heap slope once warm %.1f KiB/h", name, testrig.MiB(peak.HeapLive), testrig.MiB(peak.Total), testrig.MiB(peak.HWM), peak.Goroutines,
 		testrig.HeapSlope(ms[len(ms)/3:])/1024)
 }

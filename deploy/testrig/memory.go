@@ -8,6 +8,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -76,17 +77,26 @@ func procStatus(key string) uint64 {
 	return 0
 }
 
+// The live heap's allowances in a soak: between the peaks of the middle
+// and the last third of a run, and for its slope once warm. See
+// docs/performance.md (Soak) for the spread and slopes measured.
+const (
+	heapMargin = 0.10
+	heapSlack  = 256 << 10
+	heapSlope  = 24 << 10 // bytes per simulated hour
+)
+
 // HeapBounded checks that the live heap does not trend upward once warm
 // (after the first third of the readings, while rings and maps fill and
 // buffers grow to their working size), in two ways. The peak of the last
-// third may exceed the peak of the middle third by at most margin (a
-// fraction) plus slack bytes: that catches a fast leak, which a reading of
-// noise cannot excuse. And the least-squares slope of the readings after
-// the warm-up may be at most maxSlope bytes per simulated hour: that
-// catches a slow leak, whose growth comes in steps (a slice doubling, a
-// map growing) that can leave the last third's peak close to the
-// middle's.
-func HeapBounded(ms []MemSample, margin float64, slack uint64, maxSlope float64) error {
+// third may exceed the peak of the middle third by at most heapMargin (a
+// fraction) plus heapSlack bytes: that catches a fast leak, which a
+// reading of noise cannot excuse. And the least-squares slope of the
+// readings after the warm-up may be at most heapSlope bytes per simulated
+// hour: that catches a slow leak, whose growth comes in steps (a slice
+// doubling, a map growing) that can leave the last third's peak close to
+// the middle's.
+func HeapBounded(ms []MemSample) error {
 	if len(ms) < 6 {
 		return fmt.Errorf("testrig: %d memory readings: too few to see a trend (want at least 6)", len(ms))
 	}
@@ -99,13 +109,38 @@ func HeapBounded(ms []MemSample, margin float64, slack uint64, maxSlope float64)
 		return p
 	}
 	mid, last := peak(ms[third:2*third]), peak(ms[2*third:])
-	if limit := uint64(float64(mid)*(1+margin)) + slack; last > limit {
+	if limit := uint64(float64(mid)*(1+heapMargin)) + heapSlack; last > limit {
 		return fmt.Errorf("testrig: the live heap grows: the last third peaks at %s, the middle third at %s (limit %s)", MiB(last), MiB(mid), MiB(limit))
 	}
-	if s := HeapSlope(ms[third:]); s > maxSlope {
-		return fmt.Errorf("testrig: the live heap grows by %.1f KiB per simulated hour after the warm-up (limit %.1f)", s/1024, maxSlope/1024)
+	if s := HeapSlope(ms[third:]); s > heapSlope {
+		return fmt.Errorf("testrig: the live heap grows by %.1f KiB per simulated hour after the warm-up (limit %.1f)", s/1024, float64(heapSlope)/1024)
 	}
 	return nil
+}
+
+// Peak is the high-water mark of each figure of ms, At aside.
+func Peak(ms []MemSample) MemSample {
+	var p MemSample
+	for _, m := range ms {
+		p.HeapLive, p.HeapObjects, p.Total = max(p.HeapLive, m.HeapLive), max(p.HeapObjects, m.HeapObjects), max(p.Total, m.Total)
+		p.Goroutines, p.RSS, p.HWM = max(p.Goroutines, m.Goroutines), max(p.RSS, m.RSS), max(p.HWM, m.HWM)
+	}
+	return p
+}
+
+// EnvInt reads a positive integer from the environment variable name, or
+// returns def when it is unset: how long a soak runs, for one.
+func EnvInt(t testing.TB, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
 }
 
 // HeapSlope is the least-squares slope of the live heap over simulated

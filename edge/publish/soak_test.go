@@ -3,10 +3,8 @@ package publish
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,18 +28,6 @@ const (
 )
 
 var soakCounters = []string{"if_in_octets_total", "if_out_octets_total", sample.IfInErrors, sample.IfOutErrors, sample.IfInDiscards, sample.IfFCSErrors}
-
-func soakEnv(t testing.TB, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
 
 // soakHost is the primary host of the soak: it announces STATE and counts
 // what it receives by sample number, through sparkplug.Host, which
@@ -116,8 +102,8 @@ func (h *soakHost) stats() (sparkplug.EdgeStats, uint64, int, error) {
 // sources' rates: the short run reads sensors every 30 s and polls every
 // 5 min.
 func TestSoakEdge(t *testing.T) {
-	hours := soakEnv(t, "RACKWATCH_SOAK_HOURS", 24)
-	slow := time.Duration(soakEnv(t, "RACKWATCH_SOAK_SLOWDOWN", 30))
+	hours := testrig.EnvInt(t, "RACKWATCH_SOAK_HOURS", 24)
+	slow := time.Duration(testrig.EnvInt(t, "RACKWATCH_SOAK_SLOWDOWN", 30))
 	sensorPeriod, pollPeriod := slow*time.Second, slow*10*time.Second
 	step := pollPeriod // one step holds a poll of every target
 	if hours < 14 {
@@ -321,17 +307,14 @@ func TestSoakEdge(t *testing.T) {
 		t.Errorf("spool after draining: %+v", st)
 	}
 
-	var peak testrig.MemSample
-	for _, m := range mem {
-		peak.HeapLive, peak.Total, peak.HWM = max(peak.HeapLive, m.HeapLive), max(peak.Total, m.Total), max(peak.HWM, m.HWM)
-	}
+	peak := testrig.Peak(mem)
 	t.Logf("edge high-water: heap_live=%s go_total=%s VmHWM=%s; heap slope once warm %.1f KiB/h before the outage, %.1f after",
 		testrig.MiB(peak.HeapLive), testrig.MiB(peak.Total), testrig.MiB(peak.HWM),
 		testrig.HeapSlope(before[len(before)/3:])/1024, testrig.HeapSlope(after[len(after)/3:])/1024)
-	if err := testrig.HeapBounded(before, soakMargin, soakSlack, soakSlope); err != nil {
+	if err := testrig.HeapBounded(before); err != nil {
 		t.Errorf("before the outage: %v", err)
 	}
-	if err := testrig.HeapBounded(after, soakMargin, soakSlack, soakSlope); err != nil {
+	if err := testrig.HeapBounded(after); err != nil {
 		t.Errorf("after the outage: %v", err)
 	}
 
@@ -340,12 +323,3 @@ func TestSoakEdge(t *testing.T) {
 		t.Errorf("%d goroutines after the publisher stopped, %d before it started:\n%s", n, baseGoroutines, testrig.Stacks())
 	}
 }
-
-// The live heap's allowances (testrig.HeapBounded): between the peaks of
-// the middle and the last third of a run, and for its slope once warm. See
-// docs/performance.md (Soak) for the spread and slopes measured.
-const (
-	soakMargin = 0.10
-	soakSlack  = 256 << 10
-	soakSlope  = 24 << 10 // bytes per simulated hour
-)
