@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,9 +17,8 @@ import (
 	"github.com/rackwatch/rackwatch/collector/api"
 	"github.com/rackwatch/rackwatch/collector/audit"
 	"github.com/rackwatch/rackwatch/collector/decide"
+	goldenfile "github.com/rackwatch/rackwatch/deploy/testrig/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
 
@@ -224,23 +220,6 @@ func (h *harness) do(t *testing.T, method, target, token, body string) response 
 	return response{w.Code, w.Header(), w.Body.Bytes()}
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
 func TestHealthz(t *testing.T) {
 	h := newHarness(t, tokens)
 	r := h.do(t, "GET", "/healthz", "", "")
@@ -283,7 +262,7 @@ func TestNodesGolden(t *testing.T) {
 	if r.status != 200 || r.header.Get("Content-Type") != "application/json; charset=utf-8" {
 		t.Fatalf("GET /api/v1/nodes = %d %q", r.status, r.header.Get("Content-Type"))
 	}
-	golden(t, "nodes.golden.json", r.body)
+	goldenfile.Check(t, "nodes.golden.json", r.body)
 }
 
 func TestNode(t *testing.T) {

@@ -3,18 +3,14 @@ package audit_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rackwatch/rackwatch/collector/audit"
 	"github.com/rackwatch/rackwatch/collector/decide"
+	goldenfile "github.com/rackwatch/rackwatch/deploy/testrig/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // t0 is a fixed instant: 2026-11-26T12:00:00.123456789Z.
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
@@ -50,30 +46,13 @@ func decisions() []decide.Decision {
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
 func TestMarshalDecisionGolden(t *testing.T) {
 	var b bytes.Buffer
 	for _, d := range decisions() {
 		b.Write(audit.MarshalDecision(d))
 		b.WriteByte('\n')
 	}
-	golden(t, "decisions.golden.jsonl", b.Bytes())
+	goldenfile.Check(t, "decisions.golden.jsonl", b.Bytes())
 }
 
 func TestRecordKeys(t *testing.T) {

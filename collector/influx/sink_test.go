@@ -2,7 +2,6 @@ package influx
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
@@ -23,6 +21,7 @@ import (
 	influxlog "github.com/influxdata/influxdb-client-go/v2/log"
 
 	"github.com/rackwatch/rackwatch/deploy/testrig"
+	goldenfile "github.com/rackwatch/rackwatch/deploy/testrig/golden"
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
 
@@ -32,8 +31,6 @@ func TestMain(m *testing.M) {
 	influxlog.Log = nil
 	os.Exit(m.Run())
 }
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // t0 is a fixed instant for timestamps: 2026-11-26T12:00:00.123456789Z.
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 123456789, time.UTC)
@@ -149,19 +146,7 @@ func TestWriteGolden(t *testing.T) {
 	}
 	requests, _ := c.snapshot()
 	got := strings.Join(requests, "\n---\n")
-	golden := filepath.Join("testdata", "write.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("requests differ from %s (run with -update to accept):\ngot:\n%s\nwant:\n%s", golden, got, want)
-	}
+	goldenfile.Check(t, "write.golden", []byte(got))
 }
 
 type tag struct{ k, v string }

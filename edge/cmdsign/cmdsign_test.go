@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"flag"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,11 +12,10 @@ import (
 	"testing"
 	"time"
 
+	goldenfile "github.com/rackwatch/rackwatch/deploy/testrig/golden"
 	"github.com/rackwatch/rackwatch/edge/command"
 	"github.com/rackwatch/rackwatch/edge/sparkplug"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // testKey returns a fixed key: Ed25519 signatures are deterministic
 // (RFC 8032, §5.1.6), so its signatures can be golden.
@@ -80,23 +78,6 @@ func signWith(t *testing.T, key ed25519.PrivateKey, id string, counter uint64, a
 	return c
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\ngot  %q\nwant %q", name, got, want)
-	}
-}
-
 // TestGolden pins the canonical encoding, the signature and the command's
 // JSON on the wire, for a fixed key and time.
 func TestGolden(t *testing.T) {
@@ -120,12 +101,12 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name+".canonical.golden", msg)
+			goldenfile.Check(t, tc.name+".canonical.golden", msg)
 			js, err := c.MarshalJSON()
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name+".json.golden", append(js, '\n'))
+			goldenfile.Check(t, tc.name+".json.golden", append(js, '\n'))
 			back, err := command.ParseJSON(js)
 			if err != nil {
 				t.Fatal(err)

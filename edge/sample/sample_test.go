@@ -3,15 +3,12 @@ package sample
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	goldenfile "github.com/rackwatch/rackwatch/deploy/testrig/golden"
+)
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
@@ -32,19 +29,7 @@ func TestJSONGolden(t *testing.T) {
 		buf.Write(AppendJSON(nil, s))
 		buf.WriteByte('\n')
 	}
-	path := filepath.Join("testdata", "samples.golden.jsonl")
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("JSON differs from golden:\ngot:\n%s\nwant:\n%s", buf.Bytes(), want)
-	}
+	goldenfile.Check(t, "samples.golden.jsonl", buf.Bytes())
 }
 
 func TestJSONRoundTrip(t *testing.T) {

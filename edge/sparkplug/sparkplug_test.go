@@ -3,21 +3,17 @@ package sparkplug
 import (
 	"encoding/hex"
 	"errors"
-	"flag"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	goldenfile "github.com/rackwatch/rackwatch/deploy/testrig/golden"
 	"github.com/rackwatch/rackwatch/edge/sample"
 	pb "github.com/rackwatch/rackwatch/edge/sparkplug/sparkplugpb"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
@@ -43,20 +39,7 @@ func newSession(t *testing.T) *Session {
 // golden compares got with testdata/name, as hex for binary payloads.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	text := []byte(hex.Dump(got))
-	if *update {
-		if err := os.WriteFile(path, text, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != string(text) {
-		t.Errorf("%s differs from the golden file:\ngot:\n%s\nwant:\n%s", name, text, want)
-	}
+	goldenfile.Check(t, name, []byte(hex.Dump(got)))
 }
 
 func TestGoldenPayloads(t *testing.T) {
