@@ -11,19 +11,12 @@ import (
 	"testing"
 
 	"github.com/rackwatch/rackwatch/collector/api"
+	"github.com/rackwatch/rackwatch/edge/configfile/configfiletest"
 )
 
 func writeTokens(t *testing.T, content string, mode os.FileMode) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Chmod, not WriteFile's mode: the umask would mask it.
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return configfiletest.WriteMode(t, filepath.Join(t.TempDir(), "tokens"), content, mode)
 }
 
 const goodFile = "# operators\r\nalice: " + aliceToken + "\r\n\n  bob:" + bobToken + "  \n"

@@ -15,20 +15,13 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rackwatch/rackwatch/edge/configfile/configfiletest"
 )
 
 func secretFile(t *testing.T, content string, mode os.FileMode) string {
 	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteString(content + "\n")
-	f.Close()
-	if err := os.Chmod(f.Name(), mode); err != nil {
-		t.Fatal(err)
-	}
-	return f.Name()
+	return configfiletest.WriteMode(t, filepath.Join(t.TempDir(), "secret"), content+"\n", mode)
 }
 
 // certPair writes a self-signed certificate and its key (mode keyMode).

@@ -7,23 +7,14 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rackwatch/rackwatch/edge/configfile/configfiletest"
 )
 
 // secretFile writes content to a file of the given mode and returns its path.
 func secretFile(t *testing.T, content string, mode os.FileMode) string {
 	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "secret")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(content + "\n"); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if err := os.Chmod(f.Name(), mode); err != nil {
-		t.Fatal(err)
-	}
-	return f.Name()
+	return configfiletest.WriteMode(t, filepath.Join(t.TempDir(), "secret"), content+"\n", mode)
 }
 
 const v3Target = "  - {name: sw, address: 127.0.0.1, user: rw, auth_protocol: SHA, auth_passphrase_file: %AUTH%, priv_protocol: AES, priv_passphrase_file: %PRIV%, profiles: [if-mib]}\n"

@@ -2,31 +2,20 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rackwatch/rackwatch/edge/configfile/configfiletest"
 	"github.com/rackwatch/rackwatch/edge/snmppoll"
 )
-
-func writeMode(t *testing.T, path, content string, mode os.FileMode) string {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func TestSNMPPollSecretSources(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	comm := writeMode(t, filepath.Join(dir, "community"), "fromfile-community\n", 0o600)
-	auth := writeMode(t, filepath.Join(dir, "auth"), "fromfile-auth\n", 0o600)
-	loose := writeMode(t, filepath.Join(dir, "loose"), "loose-secret\n", 0o644)
+	comm := configfiletest.WriteMode(t, filepath.Join(dir, "community"), "fromfile-community\n", 0o600)
+	auth := configfiletest.WriteMode(t, filepath.Join(dir, "auth"), "fromfile-auth\n", 0o600)
+	loose := configfiletest.WriteMode(t, filepath.Join(dir, "loose"), "loose-secret\n", 0o644)
 	env := map[string]string{envCommunity: "env-community", envAuthPass: "env-auth", envPrivPass: "env-priv"}
 	for _, tc := range []struct {
 		name             string
@@ -87,8 +76,8 @@ func TestSNMPPollHelpWarnsOfSecretFlags(t *testing.T) {
 func TestCheckConfigSecrets(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	pass := writeMode(t, filepath.Join(dir, "mqtt.pass"), "s3cret-from-file\n", 0o600)
-	cfg := writeMode(t, filepath.Join(dir, "edge.yaml"), "version: 1\nedge: {node: rack1, state_dir: "+dir+"}\n"+
+	pass := configfiletest.WriteMode(t, filepath.Join(dir, "mqtt.pass"), "s3cret-from-file\n", 0o600)
+	cfg := configfiletest.WriteMode(t, filepath.Join(dir, "edge.yaml"), "version: 1\nedge: {node: rack1, state_dir: "+dir+"}\n"+
 		"mqtt: {username: rack1, password_file: "+pass+"}\nsnmp_security: {allow_community: true}\n"+
 		"snmp:\n  - {name: tor1, address: 127.0.0.1, community: inline-community, profiles: [if-mib]}\n", 0o600)
 	var stdout, stderr bytes.Buffer
@@ -106,7 +95,7 @@ func TestCheckConfigSecrets(t *testing.T) {
 			t.Errorf("check-config output lacks %q:\n%s", want, all)
 		}
 	}
-	writeMode(t, pass, "s3cret-from-file\n", 0o644)
+	configfiletest.WriteMode(t, pass, "s3cret-from-file\n", 0o644)
 	stdout.Reset()
 	stderr.Reset()
 	if code := run([]string{"check-config", cfg}, &stdout, &stderr); code != 1 ||

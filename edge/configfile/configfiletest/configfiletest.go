@@ -12,6 +12,20 @@ import (
 	"github.com/rackwatch/rackwatch/edge/configfile"
 )
 
+// WriteMode writes content to path with exactly mode, which the umask
+// does not narrow, and returns path: a secret file for a test of the
+// mode checks.
+func WriteMode(t testing.TB, path, content string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // CheckErrors fails t unless err is made only of *configfile.Error, each
 // naming path and, when it has one, a line that b has.
 func CheckErrors(t testing.TB, path string, b []byte, err error) {
