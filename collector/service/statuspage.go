@@ -8,7 +8,6 @@ import (
 
 	"github.com/rackwatch/rackwatch/collector/audit"
 	"github.com/rackwatch/rackwatch/collector/decide"
-	"github.com/rackwatch/rackwatch/collector/metrics"
 	"github.com/rackwatch/rackwatch/collector/statuspage"
 )
 
@@ -166,7 +165,7 @@ func (s *Service) Snapshot() statuspage.Snapshot {
 	}
 	for i, n := range s.cfg.Nodes {
 		v, st := vals[i], states[i]
-		node := statuspage.Node{Name: n.Name, State: stateName(st), History: hist[n.Name], HistoryStepS: latencyStep.Seconds(),
+		node := statuspage.Node{Name: n.Name, State: st.State, History: hist[n.Name], HistoryStepS: latencyStep.Seconds(),
 			CPU: cpuBand(pol, v.CPUTemp, v.CPUTempLimit), ThrottlePerS: finiteOrNil(v.ThrottleRate),
 			LatencyMs: millisOrNil(v.Latency), BaselineMs: millisOrNil(v.Baseline), Firing: firing[i],
 			Link: statuspage.Link{FCSPerS: finiteOrNil(v.FCSRate), Flaps: finiteOrNil(v.Flaps)}}
@@ -199,24 +198,6 @@ func (s *Service) Snapshot() statuspage.Snapshot {
 		snap.Decisions = append(snap.Decisions, audit.NewRecord(d))
 	}
 	return snap
-}
-
-// stateName names a node's state as the page does; the page's states are
-// those of /metrics.
-func stateName(n metrics.Node) string {
-	switch n.State {
-	case metrics.StateShed:
-		return statuspage.StateShed
-	case metrics.StateDrained:
-		return statuspage.StateDrained
-	case metrics.StateRestoring:
-		return statuspage.StateRestoring
-	case metrics.StatePinned:
-		return statuspage.StatePinned
-	case metrics.StateOK:
-		return statuspage.StateOK
-	}
-	return statuspage.StateNoData
 }
 
 // cpuBand bands a CPU temperature with the engine's thresholds (decide's

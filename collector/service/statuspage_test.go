@@ -4,12 +4,14 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rackwatch/rackwatch/collector/decide"
+	"github.com/rackwatch/rackwatch/collector/metrics"
 	"github.com/rackwatch/rackwatch/collector/statuspage"
 	"github.com/rackwatch/rackwatch/edge/sample"
 )
@@ -170,5 +172,15 @@ func TestSnapshotFollowsTheLoop(t *testing.T) {
 	}
 	if snap.Stop || snap.DryRun || snap.At.IsZero() {
 		t.Errorf("switches or time: %+v", snap)
+	}
+}
+
+// TestPageStatesAreThoseOfMetrics: the page shows a node's state by the
+// name /metrics gives it.
+func TestPageStatesAreThoseOfMetrics(t *testing.T) {
+	t.Parallel()
+	page := []string{statuspage.StateOK, statuspage.StateShed, statuspage.StateDrained, statuspage.StateRestoring, statuspage.StatePinned, statuspage.StateNoData}
+	if !slices.Equal(page, metrics.States) {
+		t.Errorf("page states %q, /metrics states %q", page, metrics.States)
 	}
 }
