@@ -163,10 +163,7 @@ func TestGetBulk(t *testing.T) {
 // (v1) gives the same instances, in order, but for v1's lack of Counter64.
 func TestWalkSwitch(t *testing.T) {
 	t.Parallel()
-	sw, err := snmpemu.NewSwitch(&snmpemu.SwitchOpts{Ports: 48})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := newSwitch48(t)
 	a := start(t, snmpemu.Opts{Table: sw.Table()})
 	all := sw.Table().OIDs()
 	walk := func(g *gosnmp.GoSNMP, bulk bool) []string {
@@ -211,10 +208,7 @@ func TestWalkSwitch(t *testing.T) {
 // (RFC 3416 §4.2.3); a GET response that would is tooBig.
 func TestMessageSize(t *testing.T) {
 	t.Parallel()
-	sw, err := snmpemu.NewSwitch(&snmpemu.SwitchOpts{Ports: 48})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sw := newSwitch48(t)
 	a := start(t, snmpemu.Opts{Table: sw.Table(), MaxMessageSize: 484})
 	g := client(t, a, gosnmp.Version2c, "public")
 	r, err := g.GetBulk([]string{".1.3.6.1.2.1.2.2.1.2"}, 0, 100)

@@ -14,15 +14,8 @@ import (
 // sysUpTime.0 and a GETBULK of 25 repetitions of six ifTable columns (the
 // poller's request shape).
 func BenchmarkAgent(b *testing.B) {
-	sw, err := snmpemu.NewSwitch(&snmpemu.SwitchOpts{Ports: 48})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := snmpemu.Start(b.Context(), &snmpemu.Opts{Table: sw.Table()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	sw := newSwitch48(b)
+	a := start(b, snmpemu.Opts{Table: sw.Table()})
 	cols := []string{".1.3.6.1.2.1.2.2.1.2", ".1.3.6.1.2.1.2.2.1.8", ".1.3.6.1.2.1.2.2.1.13", ".1.3.6.1.2.1.2.2.1.14", ".1.3.6.1.2.1.2.2.1.19", ".1.3.6.1.2.1.2.2.1.20"}
 	for _, tt := range []struct {
 		name string
@@ -51,15 +44,8 @@ func BenchmarkAgent(b *testing.B) {
 // Full polls of a 48-port switch by the real poller (if-mib and lldp
 // profiles): what an edge costs the emulator.
 func BenchmarkPollSwitch(b *testing.B) {
-	sw, err := snmpemu.NewSwitch(&snmpemu.SwitchOpts{Ports: 48})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := snmpemu.Start(b.Context(), &snmpemu.Opts{Table: sw.Table()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	sw := newSwitch48(b)
+	a := start(b, snmpemu.Opts{Table: sw.Table()})
 	p, err := snmppoll.New(&snmppoll.Opts{Name: "bench", Address: a.Addr()})
 	if err != nil {
 		b.Fatal(err)

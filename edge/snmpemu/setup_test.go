@@ -33,7 +33,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // start serves t on a loopback port until the test ends.
-func start(t *testing.T, opts snmpemu.Opts) *snmpemu.Agent {
+func start(t testing.TB, opts snmpemu.Opts) *snmpemu.Agent {
 	t.Helper()
 	a, err := snmpemu.Start(t.Context(), &opts)
 	if err != nil {
@@ -45,6 +45,16 @@ func start(t *testing.T, opts snmpemu.Opts) *snmpemu.Agent {
 		}
 	})
 	return a
+}
+
+// newSwitch48 is a 48-port switch.
+func newSwitch48(t testing.TB) *snmpemu.Switch {
+	t.Helper()
+	sw, err := snmpemu.NewSwitch(&snmpemu.SwitchOpts{Ports: 48})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sw
 }
 
 // client returns a connected gosnmp client of the agent.
