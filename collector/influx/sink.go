@@ -2,6 +2,7 @@ package influx
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,33 +101,15 @@ func (o *Opts) withDefaults() (Opts, error) {
 		c = *o
 	}
 	d := DefaultOpts
-	if c.URL == "" {
-		c.URL = d.URL
-	}
-	if c.Database == "" {
-		c.Database = d.Database
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.FlushInterval == 0 {
-		c.FlushInterval = d.FlushInterval
-	}
-	if c.QueueSize == 0 {
-		c.QueueSize = d.QueueSize
-	}
-	if c.Timeout == 0 {
-		c.Timeout = d.Timeout
-	}
-	if c.RetryBuffer == 0 {
-		c.RetryBuffer = d.RetryBuffer
-	}
-	if c.RetryInterval == 0 {
-		c.RetryInterval = d.RetryInterval
-	}
-	if c.MaxRetryInterval == 0 {
-		c.MaxRetryInterval = max(d.MaxRetryInterval, c.RetryInterval)
-	}
+	c.URL = cmp.Or(c.URL, d.URL)
+	c.Database = cmp.Or(c.Database, d.Database)
+	c.BatchSize = cmp.Or(c.BatchSize, d.BatchSize)
+	c.FlushInterval = cmp.Or(c.FlushInterval, d.FlushInterval)
+	c.QueueSize = cmp.Or(c.QueueSize, d.QueueSize)
+	c.Timeout = cmp.Or(c.Timeout, d.Timeout)
+	c.RetryBuffer = cmp.Or(c.RetryBuffer, d.RetryBuffer)
+	c.RetryInterval = cmp.Or(c.RetryInterval, d.RetryInterval)
+	c.MaxRetryInterval = cmp.Or(c.MaxRetryInterval, max(d.MaxRetryInterval, c.RetryInterval))
 
 	u, err := url.Parse(c.URL)
 	if err != nil {

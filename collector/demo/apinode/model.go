@@ -1,6 +1,7 @@
 package apinode
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -80,43 +81,22 @@ var DefaultParams = Params{
 
 func (p *Params) fill() error {
 	d := DefaultParams
-	f := func(v *float64, def float64) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	f(&p.InletCelsius, d.InletCelsius)
-	f(&p.IdleWatts, d.IdleWatts)
-	f(&p.DynamicWatts, d.DynamicWatts)
-	f(&p.ThermalResistance, d.ThermalResistance)
-	f(&p.ThrottleCelsius, d.ThrottleCelsius)
-	f(&p.HysteresisCelsius, d.HysteresisCelsius)
-	f(&p.CriticalCelsius, d.CriticalCelsius)
-	f(&p.ThrottleRatio, d.ThrottleRatio)
-	if p.TimeConstant == 0 {
-		p.TimeConstant = d.TimeConstant
-	}
-	if p.BaseFrequency == 0 {
-		p.BaseFrequency = d.BaseFrequency
-	}
-	if p.MaxFrequency == 0 {
-		p.MaxFrequency = max(d.MaxFrequency, p.BaseFrequency)
-	}
-	if p.ThrottleEvery == 0 {
-		p.ThrottleEvery = d.ThrottleEvery
-	}
-	if p.ServiceTime == 0 {
-		p.ServiceTime = d.ServiceTime
-	}
-	if p.Workers == 0 {
-		p.Workers = d.Workers
-	}
-	if p.Queue == 0 {
-		p.Queue = d.Queue
-	}
-	if p.CPUs == 0 {
-		p.CPUs = d.CPUs
-	}
+	p.InletCelsius = cmp.Or(p.InletCelsius, d.InletCelsius)
+	p.IdleWatts = cmp.Or(p.IdleWatts, d.IdleWatts)
+	p.DynamicWatts = cmp.Or(p.DynamicWatts, d.DynamicWatts)
+	p.ThermalResistance = cmp.Or(p.ThermalResistance, d.ThermalResistance)
+	p.ThrottleCelsius = cmp.Or(p.ThrottleCelsius, d.ThrottleCelsius)
+	p.HysteresisCelsius = cmp.Or(p.HysteresisCelsius, d.HysteresisCelsius)
+	p.CriticalCelsius = cmp.Or(p.CriticalCelsius, d.CriticalCelsius)
+	p.ThrottleRatio = cmp.Or(p.ThrottleRatio, d.ThrottleRatio)
+	p.TimeConstant = cmp.Or(p.TimeConstant, d.TimeConstant)
+	p.BaseFrequency = cmp.Or(p.BaseFrequency, d.BaseFrequency)
+	p.MaxFrequency = cmp.Or(p.MaxFrequency, max(d.MaxFrequency, p.BaseFrequency))
+	p.ThrottleEvery = cmp.Or(p.ThrottleEvery, d.ThrottleEvery)
+	p.ServiceTime = cmp.Or(p.ServiceTime, d.ServiceTime)
+	p.Workers = cmp.Or(p.Workers, d.Workers)
+	p.Queue = cmp.Or(p.Queue, d.Queue)
+	p.CPUs = cmp.Or(p.CPUs, d.CPUs)
 	switch {
 	case p.ThrottleRatio <= 0 || p.ThrottleRatio >= 1:
 		return fmt.Errorf("apinode: throttle ratio %v outside (0, 1)", p.ThrottleRatio)
