@@ -384,39 +384,26 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) loop(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.Policy.Tick)
 	defer tick.Stop()
-	// soon fires when a woken pass may run; followUp at the end of the
-	// next hold after the last woken pass.
+	// soon fires when a woken pass may run; followUp when the next
+	// follow-up is due.
 	soon, followUp := time.NewTimer(time.Hour), time.NewTimer(time.Hour)
 	soon.Stop()
 	followUp.Stop()
 	defer soon.Stop()
 	defer followUp.Stop()
-	var (
-		soonC, followC <-chan time.Time
-		last, woke     time.Time // start of the last pass, and of the last woken one
-		took           time.Duration
-		next           = len(s.followUps) // index in s.followUps of the next follow-up
-	)
-	gap := func() time.Duration { return max(s.opts.WakeInterval, took) - time.Since(last) }
+	var soonC, followC <-chan time.Time
+	plan := newPassPlan(s.opts.WakeInterval, s.followUps)
 	pass := func(woken bool) {
-		last = time.Now()
+		start := time.Now()
 		s.tick(ctx)
-		took = time.Since(last)
 		soon.Stop()
 		soonC = nil
-		if woken {
-			woke, next = last, 0
-		}
-		// A hold this pass already saw end needs no pass of its own.
-		for next < len(s.followUps) && !woke.Add(s.followUps[next]).After(last) {
-			next++
-		}
-		if next < len(s.followUps) {
-			followUp.Reset(time.Until(woke.Add(s.followUps[next])))
-			followC = followUp.C
-		} else {
+		if due := plan.ran(start, time.Now(), woken); due.IsZero() {
 			followUp.Stop()
 			followC = nil
+		} else {
+			followUp.Reset(time.Until(due))
+			followC = followUp.C
 		}
 	}
 	for {
@@ -426,20 +413,20 @@ func (s *Service) loop(ctx context.Context) {
 		case <-tick.C:
 			pass(false)
 		case <-s.wake:
-			if soonC != nil {
-				continue // already waiting for the gap to pass
-			}
-			if wait := gap(); wait > 0 {
+			wait, arm := plan.wake(time.Now())
+			switch {
+			case !arm:
+			case wait > 0:
 				soon.Reset(wait)
 				soonC = soon.C
-				continue
+			default:
+				pass(true)
 			}
-			pass(true)
 		case <-soonC:
 			pass(true)
 		case <-followC:
 			followC = nil
-			if wait := gap(); wait > 0 {
+			if wait := plan.gap(time.Now()); wait > 0 {
 				followUp.Reset(wait)
 				followC = followUp.C
 				continue

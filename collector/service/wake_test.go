@@ -119,3 +119,81 @@ func TestFollowUps(t *testing.T) {
 		})
 	}
 }
+
+// TestPassPlan follows the schedule of woken and follow-up passes step by
+// step, with a 10 ms gap and holds of 1 ms and 5 ms.
+func TestPassPlan(t *testing.T) {
+	ms := func(n int) time.Time { return time.Unix(0, 0).Add(time.Duration(n) * time.Millisecond) }
+	show := func(at time.Time) string {
+		if at.IsZero() {
+			return "none"
+		}
+		return at.Sub(ms(0)).String()
+	}
+	type step struct {
+		name string
+		// A wake at at, or a pass from at to end (woken or not).
+		wake         bool
+		at, end      int
+		woken        bool
+		wantWait     int  // wake: the wait before the woken pass
+		wantArm      bool // wake: whether a woken pass is armed
+		wantFollowUp int  // pass: when the next follow-up is due, -1 for none
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"a sample's pass is followed at the end of each hold", []step{
+			{name: "first sample", wake: true, at: 0, wantArm: true},
+			{name: "its pass", at: 0, end: 2, woken: true, wantFollowUp: 1},
+			{name: "first follow-up, after the gap", at: 10, end: 11, wantFollowUp: -1},
+		}},
+		{"samples during the gap are coalesced", []step{
+			{name: "first sample", wake: true, at: 0, wantArm: true},
+			{name: "its pass", at: 0, end: 1, woken: true, wantFollowUp: 1},
+			{name: "sample in the gap", wake: true, at: 4, wantWait: 6, wantArm: true},
+			{name: "another", wake: true, at: 5, wantArm: false},
+			{name: "the woken pass", at: 10, end: 11, woken: true, wantFollowUp: 11},
+		}},
+		{"a long pass widens the gap", []step{
+			{name: "first sample", wake: true, at: 0, wantArm: true},
+			{name: "its pass", at: 0, end: 30, woken: true, wantFollowUp: 1},
+			{name: "sample", wake: true, at: 30, wantWait: 0, wantArm: true},
+		}},
+		// A follow-up that runs while a woken pass waits sees that pass's
+		// sample, and takes its place: it must schedule the follow-ups of
+		// the holds the sample starts, or they wait for the tick.
+		{"a follow-up takes a waiting woken pass's place", []step{
+			{name: "first sample", wake: true, at: 0, wantArm: true},
+			{name: "its pass", at: 0, end: 2, woken: true, wantFollowUp: 1},
+			{name: "hot sample in the gap", wake: true, at: 3, wantWait: 7, wantArm: true},
+			{name: "the follow-up runs first", at: 10, end: 11, woken: false, wantFollowUp: 11},
+			{name: "its follow-up", at: 20, end: 21, wantFollowUp: -1},
+		}},
+		{"a tick pass with nothing waiting schedules nothing", []step{
+			{name: "tick", at: 0, end: 1, wantFollowUp: -1},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPassPlan(10*time.Millisecond, []time.Duration{time.Millisecond, 5 * time.Millisecond})
+			for _, s := range tc.steps {
+				if s.wake {
+					wait, arm := p.wake(ms(s.at))
+					if arm != s.wantArm || (arm && wait != time.Duration(s.wantWait)*time.Millisecond) {
+						t.Fatalf("%s: wake = %v, %v; want %v, %v", s.name, wait, arm, time.Duration(s.wantWait)*time.Millisecond, s.wantArm)
+					}
+					continue
+				}
+				due := p.ran(ms(s.at), ms(s.end), s.woken)
+				want := time.Time{}
+				if s.wantFollowUp >= 0 {
+					want = ms(s.wantFollowUp)
+				}
+				if !due.Equal(want) {
+					t.Fatalf("%s: next follow-up at %s, want %s", s.name, show(due), show(want))
+				}
+			}
+		})
+	}
+}
