@@ -148,6 +148,10 @@ func (g *Ingester) Run(ctx context.Context) error {
 		SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10*time.Second).
+		// paho blocks a publish, before it returns the token, for
+		// WriteTimeout (30 s when unset) when the connection drops as it
+		// hands the packet over; rebirth requests go out on the decode loop.
+		SetWriteTimeout(publishTimeout).
 		// Births must be decoded before the data that follows them, so
 		// messages are handed over in arrival order; receive only queues.
 		SetOrderMatters(true).
@@ -274,8 +278,12 @@ func (g *Ingester) handle(m message) {
 // ErrNotConnected is returned by Publish while the broker is away.
 var ErrNotConnected = errors.New("ingest: not connected to the broker")
 
+// publishTimeout bounds the hand-over of a publish to paho, and the wait
+// for the broker's acknowledgement.
+const publishTimeout = 5 * time.Second
+
 // Publish sends a message on the collector's MQTT connection, waiting at
-// most 5 s for the broker's acknowledgement.
+// most publishTimeout for the broker's acknowledgement.
 func (g *Ingester) Publish(topic string, qos byte, retained bool, payload []byte) error {
 	g.mu.Lock()
 	c := g.client
@@ -284,8 +292,8 @@ func (g *Ingester) Publish(topic string, qos byte, retained bool, payload []byte
 		return ErrNotConnected
 	}
 	t := c.Publish(topic, qos, retained, payload)
-	if !t.WaitTimeout(5 * time.Second) {
-		return fmt.Errorf("ingest: publish %s: no acknowledgement within 5s", topic)
+	if !t.WaitTimeout(publishTimeout) {
+		return fmt.Errorf("ingest: publish %s: no acknowledgement within %s", topic, publishTimeout)
 	}
 	return t.Error()
 }

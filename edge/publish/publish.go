@@ -261,27 +261,8 @@ func (p *Publisher) connection(ctx context.Context) (bool, error) {
 	}
 	lost := make(chan error, 1)
 	rebirth := make(chan struct{}, 1)
-	co := paho.NewClientOptions().
-		AddBroker(p.opts.Broker).
-		SetClientID(p.opts.ClientID).
-		SetUsername(p.opts.Username).
-		SetPassword(p.opts.Password).
-		SetTLSConfig(p.opts.TLS).
-		SetCleanSession(true).
-		SetAutoReconnect(false). // each connection needs a new bdSeq in its will
-		SetConnectRetry(false).
-		SetKeepAlive(p.opts.KeepAlive).
-		SetConnectTimeout(p.opts.ConnectTimeout).
-		SetOrderMatters(false).
-		SetBinaryWill(will.Topic.String(), will.Payload, 1, false).
-		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			select {
-			case lost <- err:
-			default:
-			}
-		})
-	c := paho.NewClient(co)
-	if err := wait(ctx, c.Connect(), p.opts.ConnectTimeout+time.Second); err != nil {
+	c := paho.NewClient(p.clientOptions(will, lost))
+	if err := call(ctx, p.opts.ConnectTimeout+time.Second, c.Connect); err != nil {
 		p.connectErrs.Add(1)
 		return false, fmt.Errorf("publish: connect %s: %w", p.opts.Broker, err)
 	}
@@ -292,15 +273,19 @@ func (p *Publisher) connection(ctx context.Context) (bool, error) {
 		p.connected.Store(false)
 		if closing && c.IsConnected() {
 			// An intentional disconnect does not fire the will: publish the
-			// NDEATH ourselves (spec §7.1).
-			c.Publish(will.Topic.String(), 1, false, will.Payload).WaitTimeout(2 * time.Second)
+			// NDEATH ourselves (spec §7.1). The goodbye is a bounded wait
+			// of its own.
+			p.beat()
+			call(context.Background(), goodbyeTimeout, func() paho.Token {
+				return c.Publish(will.Topic.String(), 1, false, will.Payload)
+			})
 			c.Disconnect(250)
 			return
 		}
 		c.Disconnect(0)
 	}()
 	ncmd := sparkplug.NodeTopic(p.opts.Group, sparkplug.NCMD, p.opts.EdgeNode).String()
-	sub := c.Subscribe(ncmd, 1, func(_ paho.Client, m paho.Message) {
+	if err := p.subscribe(ctx, c, ncmd, func(_ paho.Client, m paho.Message) {
 		ok, err := sparkplug.IsRebirthRequest(m.Payload())
 		if err != nil {
 			p.opts.Logger.Warn("ignoring malformed NCMD", "topic", m.Topic(), "err", err)
@@ -313,13 +298,12 @@ func (p *Publisher) connection(ctx context.Context) (bool, error) {
 			}
 		}
 		p.command(m) // it may carry commands besides the rebirth request
-	})
-	if err := wait(ctx, sub, p.opts.AckTimeout); err != nil {
-		return true, fmt.Errorf("publish: subscribe %s: %w", ncmd, err)
+	}); err != nil {
+		return true, err
 	}
 	dcmd := sparkplug.DeviceTopic(p.opts.Group, sparkplug.DCMD, p.opts.EdgeNode, "+").String()
-	if err := wait(ctx, c.Subscribe(dcmd, 1, func(_ paho.Client, m paho.Message) { p.command(m) }), p.opts.AckTimeout); err != nil {
-		return true, fmt.Errorf("publish: subscribe %s: %w", dcmd, err)
+	if err := p.subscribe(ctx, c, dcmd, func(_ paho.Client, m paho.Message) { p.command(m) }); err != nil {
+		return true, err
 	}
 	states, err := p.watchHost(ctx, c)
 	if err != nil {
@@ -400,7 +384,7 @@ func (p *Publisher) watchHost(ctx context.Context, c paho.Client) (<-chan bool, 
 	var mu sync.Mutex
 	var newest int64
 	topic := sparkplug.StateTopic(p.opts.PrimaryHost).String()
-	sub := c.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) {
+	err := p.subscribe(ctx, c, topic, func(_ paho.Client, m paho.Message) {
 		st, err := sparkplug.ParseState(m.Payload())
 		if err != nil {
 			p.opts.Logger.Warn("ignoring malformed STATE", "topic", m.Topic(), "err", err)
@@ -424,8 +408,8 @@ func (p *Publisher) watchHost(ctx context.Context, c paho.Client) (<-chan bool, 
 			}
 		}
 	})
-	if err := wait(ctx, sub, p.opts.AckTimeout); err != nil {
-		return nil, fmt.Errorf("publish: subscribe %s: %w", topic, err)
+	if err != nil {
+		return nil, err
 	}
 	return states, nil
 }
@@ -450,9 +434,18 @@ func (p *Publisher) births(ctx context.Context, c paho.Client) error {
 
 func (p *Publisher) publish(ctx context.Context, c paho.Client, msgs []sparkplug.Message) error {
 	for _, m := range msgs {
-		if err := wait(ctx, c.Publish(m.Topic.String(), p.opts.QoS, false, m.Payload), p.opts.AckTimeout); err != nil {
+		if err := call(ctx, p.opts.AckTimeout, func() paho.Token {
+			return c.Publish(m.Topic.String(), p.opts.QoS, false, m.Payload)
+		}); err != nil {
 			return fmt.Errorf("publish: %s: %w", m.Topic, err)
 		}
+	}
+	return nil
+}
+
+func (p *Publisher) subscribe(ctx context.Context, c paho.Client, topic string, h paho.MessageHandler) error {
+	if err := call(ctx, p.opts.AckTimeout, func() paho.Token { return c.Subscribe(topic, 1, h) }); err != nil {
+		return fmt.Errorf("publish: subscribe %s: %w", topic, err)
 	}
 	return nil
 }
@@ -493,14 +486,54 @@ func (p *Publisher) drain(ctx context.Context, c paho.Client) error {
 // ErrTimeout is returned when the broker does not answer in time.
 var ErrTimeout = errors.New("timed out waiting for the broker")
 
-func wait(ctx context.Context, t paho.Token, d time.Duration) error {
-	timer := time.NewTimer(d)
+// goodbyeTimeout bounds the NDEATH published on an intentional disconnect.
+const goodbyeTimeout = 2 * time.Second
+
+// clientOptions configures one connection: lost receives why it was lost.
+func (p *Publisher) clientOptions(will sparkplug.Message, lost chan<- error) *paho.ClientOptions {
+	return paho.NewClientOptions().
+		AddBroker(p.opts.Broker).
+		SetClientID(p.opts.ClientID).
+		SetUsername(p.opts.Username).
+		SetPassword(p.opts.Password).
+		SetTLSConfig(p.opts.TLS).
+		SetCleanSession(true).
+		SetAutoReconnect(false). // each connection needs a new bdSeq in its will
+		SetConnectRetry(false).
+		SetKeepAlive(p.opts.KeepAlive).
+		SetConnectTimeout(p.opts.ConnectTimeout).
+		// paho hands each publish and subscribe to its writer before it
+		// returns the token, and waits WriteTimeout (30 s when unset) if
+		// the connection drops in between: bound that by the wait for the
+		// broker's answer, which call counts it in.
+		SetWriteTimeout(p.opts.AckTimeout).
+		SetOrderMatters(false).
+		SetBinaryWill(will.Topic.String(), will.Payload, 1, false).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			select {
+			case lost <- err:
+			default:
+			}
+		})
+}
+
+// call makes one request of paho and waits for its outcome, within d in
+// all: the time paho takes to hand the request over counts.
+func call(ctx context.Context, d time.Duration, request func() paho.Token) error {
+	deadline := time.Now().Add(d)
+	t := request()
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case <-t.Done():
 		return t.Error()
 	case <-timer.C:
-		return ErrTimeout
+		select {
+		case <-t.Done(): // paho's own hand-over timeout says more
+			return t.Error()
+		default:
+			return ErrTimeout
+		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}

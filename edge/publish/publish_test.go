@@ -2,6 +2,7 @@ package publish
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -213,6 +214,32 @@ func TestRebirthOnRequest(t *testing.T) {
 	eventually(t, "rebirth", 10*time.Second, func() bool { h.mu.Lock(); defer h.mu.Unlock(); return h.births == 2 })
 	if p.Stats().Rebirths != 1 {
 		t.Errorf("rebirths = %d", p.Stats().Rebirths)
+	}
+}
+
+// pending is a paho token that never completes.
+type pending struct{}
+
+func (pending) Wait() bool                     { select {} }
+func (pending) WaitTimeout(time.Duration) bool { return false }
+func (pending) Done() <-chan struct{}          { return nil }
+func (pending) Error() error                   { return nil }
+
+// TestHandOverIsBounded: paho blocks a publish or subscribe, before it
+// returns the token, for its WriteTimeout (30 s when unset) when the
+// connection drops as it hands the packet over. Such a request must end
+// within the publisher's bound on the broker's answer, hand-over included,
+// or the loop stalls past what the watchdog allows after a broker restart.
+func TestHandOverIsBounded(t *testing.T) {
+	p, _ := newPublisher(t, "tcp://127.0.0.1:1", spool.Opts{})
+	if w := p.clientOptions(sparkplug.Message{}, nil).WriteTimeout; w <= 0 || w > p.opts.AckTimeout {
+		t.Errorf("paho WriteTimeout %v, want within the ack timeout %v", w, p.opts.AckTimeout)
+	}
+	const bound, handOver = time.Second, time.Second
+	start := time.Now()
+	err := call(context.Background(), bound, func() paho.Token { time.Sleep(handOver); return pending{} })
+	if took := time.Since(start); !errors.Is(err, ErrTimeout) || took >= bound+handOver*8/10 {
+		t.Errorf("call = %v after %v, want %v soon after the %v bound", err, took, ErrTimeout, bound)
 	}
 }
 
