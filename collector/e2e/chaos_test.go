@@ -521,9 +521,7 @@ func TestChaos(t *testing.T) {
 			}
 		}
 	}
-	if n := l.failures.Load(); n > 0 {
-		t.Errorf("%d client requests failed through HAProxy during the run", n)
-	}
+	l.failures.check(t, "through HAProxy during the run")
 }
 
 // decisionsFrom returns the decision log lines of p after the first n.

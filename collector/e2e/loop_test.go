@@ -160,10 +160,49 @@ func start(t *testing.T, name string, args ...string) *proc {
 			<-done
 		}
 		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.output())
+			t.Logf("%s output, debug lines left out:\n%s", name, withoutDebug(p.output()))
 		}
 	})
 	return p
+}
+
+// failures counts the client requests through HAProxy that failed, and
+// keeps the first few, with when they failed, to tell why.
+type failures struct {
+	mu    sync.Mutex
+	n     int
+	first []string
+}
+
+func (f *failures) add(why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	if len(f.first) < 5 {
+		f.first = append(f.first, time.Now().Format("15:04:05.000")+" "+why)
+	}
+}
+
+// check fails t if any request failed.
+func (f *failures) check(t *testing.T, during string) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n > 0 {
+		t.Errorf("%d client requests failed %s; the first:\n%s", f.n, during, strings.Join(f.first, "\n"))
+	}
+}
+
+// withoutDebug drops the lines logged at debug level: the edge logs one
+// for every failed poll of a source, and they would bury the rest.
+func withoutDebug(log string) string {
+	var b strings.Builder
+	for line := range strings.Lines(log) {
+		if !strings.Contains(line, " level=DEBUG ") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // eventuallyContains waits briefly for a log line: the decision is logged
@@ -239,7 +278,7 @@ type loop struct {
 	agentPorts map[int]int
 	apiAddr    string
 	token      string
-	failures   atomic.Int64
+	failures   failures
 
 	// signing holds the configuration of signed commands, zero unless
 	// loopOpts.signed.
@@ -399,12 +438,12 @@ nodes:
 			for ctx.Err() == nil {
 				resp, err := client.Get("http://" + l.lbProc.FrontendAddr + "/")
 				if err != nil {
-					l.failures.Add(1)
+					l.failures.add(err.Error())
 					continue
 				}
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusOK {
-					l.failures.Add(1)
+					l.failures.add(resp.Status)
 				}
 			}
 		}()
@@ -512,9 +551,7 @@ func drainAndRestore(t *testing.T, l *loop) {
 			t.Errorf("collector logged %q: the wire contract was not kept", bad)
 		}
 	}
-	if n := l.failures.Load(); n > 0 {
-		t.Errorf("%d client requests failed during the drain and restore", n)
-	}
+	l.failures.check(t, "during the drain and restore")
 	for _, l := range strings.Split(collector.output(), "\n") {
 		if strings.Contains(l, "msg=decision") {
 			t.Log(l)
