@@ -415,7 +415,7 @@ func (s *Service) loop(ctx context.Context) {
 		case <-s.wake:
 			wait, arm := plan.wake(time.Now())
 			switch {
-			case !arm:
+			case !arm: // the woken pass that waits will see this sample too
 			case wait > 0:
 				soon.Reset(wait)
 				soonC = soon.C
