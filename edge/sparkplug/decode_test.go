@@ -153,15 +153,9 @@ func BenchmarkHostData(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	// A switch's poll: 48 ports × 6 counters, one DDATA; the sample
-	// numbers stay the same, so every message after the first is decoded
-	// in full and then dropped as a redelivery.
-	var ss []sample.Sample
-	for p := range 48 {
-		for _, m := range []string{"if_in_octets_total", "if_out_octets_total", sample.IfInErrors, sample.IfOutErrors, sample.IfInDiscards, sample.IfFCSErrors} {
-			ss = append(ss, sample.Sample{Metric: m, Labels: sample.L("ifname", "swp"+string(rune('a'+p%26))+string(rune('a'+p/26))), Value: sample.Uint(uint64(p)), TS: t0})
-		}
-	}
+	// The sample numbers stay the same, so every message after the first
+	// is decoded in full and then dropped as a redelivery.
+	ss := switchPoll()
 	msgs, err := s.Data("tor1", ss, 0, false)
 	if err != nil {
 		b.Fatal(err)
@@ -179,6 +173,43 @@ func BenchmarkHostData(b *testing.B) {
 		if err != nil || u.Duplicates != uint64(len(ss)) {
 			b.Fatalf("duplicates %d, err %v", u.Duplicates, err)
 		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ss)), "ns/sample")
+}
+
+// switchPoll is a switch's poll: 48 ports × 6 counters, one DDATA.
+func switchPoll() []sample.Sample {
+	var ss []sample.Sample
+	for p := range 48 {
+		for _, m := range []string{"if_in_octets_total", "if_out_octets_total", sample.IfInErrors, sample.IfOutErrors, sample.IfInDiscards, sample.IfFCSErrors} {
+			ss = append(ss, sample.Sample{Metric: m, Labels: sample.L("ifname", "swp"+string(rune('a'+p%26))+string(rune('a'+p/26))), Value: sample.Uint(uint64(p)), TS: t0})
+		}
+	}
+	return ss
+}
+
+// BenchmarkSessionData encodes a switch's poll as the edge does on every
+// cycle, once its series are born.
+func BenchmarkSessionData(b *testing.B) {
+	s, err := NewSession(SessionOpts{Group: "site1", EdgeNode: "rack1", Now: fixedNow})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.Births(0); err != nil {
+		b.Fatal(err)
+	}
+	ss := switchPoll()
+	if _, err := s.Data("tor1", ss, 0, false); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	first := uint64(len(ss))
+	for b.Loop() {
+		msgs, err := s.Data("tor1", ss, first, false)
+		if err != nil || len(msgs) != 1 {
+			b.Fatalf("%d messages, err %v", len(msgs), err)
+		}
+		first += uint64(len(ss))
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ss)), "ns/sample")
 }

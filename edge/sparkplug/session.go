@@ -273,16 +273,20 @@ func (s *Session) Data(device string, samples []sample.Sample, firstSample uint6
 		d.born = false
 	}
 	var msgs []Message
-	for _, smp := range samples {
+	aliases := make([]uint64, len(samples))
+	for i, smp := range samples {
 		series := smp.Series()
-		if _, ok := d.aliases[series]; !ok {
+		a, ok := d.aliases[series]
+		if !ok {
 			if len(d.series) >= s.opts.MaxSeriesPerDevice {
 				return nil, fmt.Errorf("%w: device %q, series %s", ErrTooManySeries, device, series)
 			}
-			d.aliases[series] = s.alias()
+			a = s.alias()
+			d.aliases[series] = a
 			d.series = append(d.series, series)
 			d.born = false
 		}
+		aliases[i] = a
 		d.last[series] = smp
 	}
 	if !d.born {
@@ -301,8 +305,8 @@ func (s *Session) Data(device string, samples []sample.Sample, firstSample uint6
 	if unsynced {
 		p.Metrics = append(p.Metrics, clockMetric(d.clockAlias, true, now, false))
 	}
-	for _, smp := range samples {
-		m := &pb.Payload_Metric{Alias: proto.Uint64(d.aliases[smp.Series()]), Timestamp: msec(smp.TS)}
+	for i, smp := range samples {
+		m := &pb.Payload_Metric{Alias: proto.Uint64(aliases[i]), Timestamp: msec(smp.TS)}
 		if historical {
 			m.IsHistorical = proto.Bool(true)
 		}
