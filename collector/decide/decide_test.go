@@ -339,3 +339,42 @@ func TestLoadBalancerRestartIsNotAnOperator(t *testing.T) {
 		t.Errorf("desired after the restart = %v, want the shed kept", got)
 	}
 }
+
+// TestRackCoolingRestartsTheHold: while a rack alarm speaks for a node's
+// heat, the node's hold does not run. When the rack cools, heat evidence
+// that lingers for a moment (here the throttle rate of a slow node whose
+// CPU has cooled) does not shed the node at once; evidence that persists
+// for a hold does.
+func TestRackCoolingRestartsTheHold(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		linger time.Duration
+		wantN1 string
+	}{
+		{"a moment", time.Second, ""},
+		{"a hold", testPolicy.Hold + time.Second, "shed:n1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := mustEngine(t, testPolicy)
+			hot := hotSlow().with(func(n *node) { n.rack = "r2" })
+			c := cool().with(func(n *node) { n.rack = "r2" })
+			// Slower than its peers elsewhere, n1 has all it takes to be
+			// shed but for the rack alarm.
+			ds, now := run(e, t0, 20*time.Second, hot, hot, hot, c, cool(), cool(), cool(), cool())
+			if kinds(ds) != "alarm:r2" {
+				t.Fatalf("while the rack is hot: %q, want the rack alarm alone", kinds(ds))
+			}
+			lingering := hot.with(func(n *node) { n.temp = c.temp })
+			ds, now = run(e, now, tc.linger-time.Second, lingering, c, c, c, cool(), cool(), cool(), cool())
+			more, _ := run(e, now, 5*time.Second, c, c, c, c, cool(), cool(), cool(), cool())
+			got := kinds(append(ds, more...))
+			want := "alarm:r2"
+			if tc.wantN1 != "" {
+				want += "," + tc.wantN1
+			}
+			if !strings.HasPrefix(got, want) || (tc.wantN1 == "" && got != want) {
+				t.Errorf("once the rack cooled: %q, want %q first", got, want)
+			}
+		})
+	}
+}

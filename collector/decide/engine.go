@@ -496,10 +496,14 @@ func (e *Engine) node(now time.Time, o Observation, peers []Observation) []Decis
 	attribution := reg && sg.physical
 	hardware := sg.crit
 	cleared := sg.fresh && sg.cool && !sg.physical && !reg
-	badFor := since(&s.badSince, attribution, now)
+	suppressed := e.rackAlarm[o.Rack] && sg.heatOnly && !hardware
+	// While the rack alarm speaks for the node's heat, the node's own hold
+	// does not run: heat evidence that lingers once the rack cools (an
+	// inlet reading not yet refreshed, a throttle rate) must hold on its
+	// own before the node is shed.
+	badFor := since(&s.badSince, attribution && !suppressed, now)
 	hwFor := since(&s.hwSince, hardware, now)
 	clearFor := since(&s.clearSince, cleared, now)
-	suppressed := e.rackAlarm[o.Rack] && sg.heatOnly && !hardware
 
 	mk := func(a Action, to Level, cause string) Decision {
 		return Decision{At: now, Node: o.Node, Rack: o.Rack, LB: o.LB, Backend: o.Backend, Server: o.Server,
@@ -511,9 +515,6 @@ func (e *Engine) node(now time.Time, o Observation, peers []Observation) []Decis
 		if hardware && hwFor >= e.p.Hold {
 			out = append(out, e.escalate(now, o, s, peers, mk(ActShed, Shed, "hardware protection: temperature at its critical limit"), "hardware")...)
 		} else if attribution && badFor >= e.p.Hold && now.After(s.cooldownUntil) {
-			if suppressed {
-				return out // the rack alarm speaks for it
-			}
 			out = append(out, e.escalate(now, o, s, peers, mk(ActShed, Shed, "latency regression with physical evidence on the same node"), "attribution")...)
 		} else {
 			s.withheld = ""
