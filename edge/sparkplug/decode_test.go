@@ -13,13 +13,7 @@ import (
 // decodeCorpus holds data payloads of every shape the wire decoder must
 // take or hand over to proto.Unmarshal.
 func decodeCorpus(t testing.TB) map[string][]byte {
-	s, err := NewSession(SessionOpts{Group: "site1", EdgeNode: "rack1", Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Births(0); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := bornSession(t)
 	msgs, err := s.Data("tor1", testSamples(), 0, false)
 	if err != nil {
 		t.Fatal(err)
@@ -139,14 +133,7 @@ func FuzzWireDecode(f *testing.F) {
 }
 
 func BenchmarkHostData(b *testing.B) {
-	s, err := NewSession(SessionOpts{Group: "site1", EdgeNode: "rack1", Now: fixedNow})
-	if err != nil {
-		b.Fatal(err)
-	}
-	births, err := s.Births(0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s, births := bornSession(b)
 	h := NewHost(HostOpts{})
 	for _, m := range births {
 		if _, err := h.Handle(m.Topic.String(), m.Payload, t0); err != nil {
@@ -191,13 +178,7 @@ func switchPoll() []sample.Sample {
 // BenchmarkSessionData encodes a switch's poll as the edge does on every
 // cycle, once its series are born.
 func BenchmarkSessionData(b *testing.B) {
-	s, err := NewSession(SessionOpts{Group: "site1", EdgeNode: "rack1", Now: fixedNow})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.Births(0); err != nil {
-		b.Fatal(err)
-	}
+	s, _ := bornSession(b)
 	ss := switchPoll()
 	if _, err := s.Data("tor1", ss, 0, false); err != nil {
 		b.Fatal(err)
@@ -212,4 +193,19 @@ func BenchmarkSessionData(b *testing.B) {
 		first += uint64(len(ss))
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ss)), "ns/sample")
+}
+
+// bornSession returns a session of edge site1/rack1 that has made its
+// births, and those births.
+func bornSession(t testing.TB) (*Session, []Message) {
+	t.Helper()
+	s, err := NewSession(SessionOpts{Group: "site1", EdgeNode: "rack1", Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	births, err := s.Births(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, births
 }

@@ -16,14 +16,7 @@ import (
 // device tor1, and that session, so a fuzzed message lands on an edge whose
 // aliases are known rather than being turned away before decoding.
 func primedHost(t testing.TB) (*Host, *Session) {
-	s, err := NewSession(SessionOpts{Group: "site1", EdgeNode: "rack1", Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	births, err := s.Births(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, births := bornSession(t)
 	msgs, err := s.Data("tor1", testSamples(), 0, false)
 	if err != nil {
 		t.Fatal(err)
@@ -131,14 +124,7 @@ func FuzzHost(f *testing.F) {
 // reencode publishes samples from a fresh edge session and decodes them
 // with a fresh host; nil means the session refused them.
 func reencode(t *testing.T, device string, samples []sample.Sample) []sample.Sample {
-	s, err := NewSession(SessionOpts{Group: "site1", EdgeNode: "rack1", Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	births, err := s.Births(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, births := bornSession(t)
 	msgs, err := s.Data(device, samples, 0, false)
 	if err != nil {
 		return nil
