@@ -57,14 +57,7 @@ func FuzzSegmentReader(f *testing.F) {
 		d.decode(b, &rec, true)
 		d.check(b)
 
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, segName(1)), b, 0o640); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Open(dir, testOpts())
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
+		s := openSegment(t, b)
 		// Peek twice: the second read must agree with the first.
 		rs, err := s.Peek(1 << 20)
 		if err != nil {
@@ -104,14 +97,7 @@ func FuzzReplay(f *testing.F) {
 		if flip != 0 && int(flipAt) < len(b) {
 			b[flipAt] ^= flip
 		}
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, segName(1)), b, 0o640); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Open(dir, testOpts())
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
+		s := openSegment(t, b)
 		defer s.Close()
 		got, err := s.Peek(1 << 20)
 		if err != nil {
@@ -178,4 +164,18 @@ func writtenSegment(t testing.TB, rs []Record) ([]byte, []int64) {
 		t.Fatalf("segment of %d bytes, frames end at %d", len(b), off)
 	}
 	return b, ends
+}
+
+// openSegment opens a spool whose only segment holds b.
+func openSegment(t *testing.T, b []byte) *Spool {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, segName(1)), b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, testOpts())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
 }
