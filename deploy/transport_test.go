@@ -2,15 +2,9 @@ package deploy_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -144,58 +138,13 @@ func TestExampleACLConfinesEachRack(t *testing.T) {
 func mutualPKI(names ...string) func(*testing.T, string) *x509.CertPool {
 	return func(t *testing.T, dir string) *x509.CertPool {
 		t.Helper()
-		now := time.Now()
-		caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
+		ca := testrig.NewCA(t, dir)
+		testrig.WriteCert(t, dir, "server", testrig.CertOpts{CommonName: "127.0.0.1", IPs: []net.IP{net.IPv4(127, 0, 0, 1)},
+			Usage: x509.ExtKeyUsageServerAuth, CA: ca})
+		for _, n := range names {
+			testrig.WriteCert(t, dir, n, testrig.CertOpts{CommonName: n, Usage: x509.ExtKeyUsageClientAuth, CA: ca})
 		}
-		caTmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rackwatch test CA"},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-		}
-		caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ca, err := x509.ParseCertificate(caDER)
-		if err != nil {
-			t.Fatal(err)
-		}
-		write := func(name string, b *pem.Block) {
-			if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(b), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		write("ca.crt", &pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-		issue := func(serial int64, cn, base string, usage x509.ExtKeyUsage, ips []net.IP) {
-			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tmpl := &x509.Certificate{
-				SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-				NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-				KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips,
-			}
-			der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			kder, err := x509.MarshalECPrivateKey(key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			write(base+".crt", &pem.Block{Type: "CERTIFICATE", Bytes: der})
-			write(base+".key", &pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-		}
-		issue(2, "127.0.0.1", "server", x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)})
-		for i, n := range names {
-			issue(int64(3+i), n, n, x509.ExtKeyUsageClientAuth, nil)
-		}
-		pool := x509.NewCertPool()
-		pool.AddCert(ca)
-		return pool
+		return ca.Pool
 	}
 }
 

@@ -1,21 +1,14 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 	"github.com/rackwatch/rackwatch/edge/configfile/configfiletest"
 )
 
@@ -26,24 +19,8 @@ func secretFile(t *testing.T, content string, mode os.FileMode) string {
 
 // certPair writes a self-signed certificate and its key (mode keyMode).
 func certPair(t *testing.T, keyMode os.FileMode) (string, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "c"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	dir := t.TempDir()
-	cert, k := filepath.Join(dir, "api.crt"), filepath.Join(dir, "api.key")
-	os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(k, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
-	os.Chmod(k, keyMode)
-	return cert, k
+	cert, key, _ := testrig.WriteCert(t, t.TempDir(), "api", testrig.CertOpts{CommonName: "c", KeyMode: keyMode})
+	return cert, key
 }
 
 func TestSecretFileKeys(t *testing.T) {
