@@ -11,25 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 	"github.com/rackwatch/rackwatch/edge/command"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -171,7 +155,7 @@ func TestAnswers(t *testing.T) {
 
 func TestExpiry(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := testrig.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	r := newResponder(t, Opts{Now: clk.Now})
 	if err := r.Set(State{Mode: Maint, Weight: 100, Expires: clk.Now().Add(time.Minute)}); err != nil {
 		t.Fatal(err)
@@ -311,7 +295,7 @@ func TestNewErrors(t *testing.T) {
 
 func TestApplier(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := testrig.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	r := newResponder(t, Opts{Name: "api1", Now: clk.Now})
 	ctx := context.Background()
 	drain := command.Command{ID: "c-1", Version: 4, Kind: command.KindLBState, Device: "api1", State: command.LBDrain, WeightPercent: 100}
@@ -349,7 +333,7 @@ func TestApplier(t *testing.T) {
 // the edge does, expiry included.
 func TestThroughManager(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := testrig.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	r := newResponder(t, Opts{Now: clk.Now})
 	m, err := command.New(command.Opts{Appliers: map[command.Kind]command.Applier{command.KindLBState: r}, Now: clk.Now, Logger: quiet()})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 	"github.com/rackwatch/rackwatch/edge/cmdsign"
 	"github.com/rackwatch/rackwatch/edge/command"
 	"github.com/rackwatch/rackwatch/edge/sparkplug"
@@ -19,7 +20,7 @@ import (
 // as it was, across a restart of the edge too.
 func TestSignedOnly(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	clk := testrig.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))
 	stranger := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))
 	dir := t.TempDir()

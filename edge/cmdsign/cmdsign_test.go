@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 	goldenfile "github.com/rackwatch/rackwatch/deploy/testrig/golden"
 	"github.com/rackwatch/rackwatch/edge/command"
 	"github.com/rackwatch/rackwatch/edge/sparkplug"
@@ -23,30 +24,13 @@ func testKey(seed byte) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize))
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 func drain(id string, version uint64) command.Command {
 	return command.Command{ID: id, Version: version, Kind: command.KindLBState, Device: "lb", State: command.LBDrain, WeightPercent: 100}
 }
 
-func newSigner(t *testing.T, id string, key ed25519.PrivateKey, clk *clock) *Signer {
+func newSigner(t *testing.T, id string, key ed25519.PrivateKey, clk *testrig.Clock) *Signer {
 	t.Helper()
 	s, err := NewSigner(SignerOpts{KeyID: id, Key: key, Now: clk.Now})
 	if err != nil {
@@ -81,16 +65,16 @@ func signWith(t *testing.T, key ed25519.PrivateKey, id string, counter uint64, a
 // TestGolden pins the canonical encoding, the signature and the command's
 // JSON on the wire, for a fixed key and time.
 func TestGolden(t *testing.T) {
-	clk := &clock{t: time.UnixMilli(1_795_700_047_123).UTC()}
+	clk := testrig.NewClock(time.UnixMilli(1_795_700_047_123).UTC())
 	s := newSigner(t, "c2026a", testKey(1), clk)
 	cases := []struct {
 		name string
 		c    command.Command
 	}{
 		{"lb_state", command.Command{ID: "rw-0a1b2c", Version: 1795700047123, Kind: command.KindLBState, Device: "lb",
-			State: command.LBWeight, WeightPercent: 50, Expires: clk.t.Add(10 * time.Minute)}},
+			State: command.LBWeight, WeightPercent: 50, Expires: clk.Now().Add(10 * time.Minute)}},
 		{"fan_duty", command.Command{ID: "c-7f3a", Version: 12, Kind: command.KindFanDuty, Device: "fans",
-			Channel: 3, Duty: 0.8, Expires: clk.t.Add(5 * time.Minute)}},
+			Channel: 3, Duty: 0.8, Expires: clk.Now().Add(5 * time.Minute)}},
 		{"poll_period", command.Command{ID: "c-7f3b", Version: 3, Kind: command.KindPollPeriod, Device: "inlet", Period: 5 * time.Second}},
 		{"sensor_enable", command.Command{ID: "c-7f3c", Version: 4, Kind: command.KindSensorEnable, Device: "inlet", Enabled: false}},
 	}
@@ -127,7 +111,7 @@ func TestGolden(t *testing.T) {
 func TestVerify(t *testing.T) {
 	t.Parallel()
 	k1, k2 := testKey(1), testKey(2)
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	s1 := newSigner(t, "k1", k1, clk)
 	other := newSigner(t, "k1", k2, clk) // same id, another key
 	unknown := newSigner(t, "k9", k2, clk)
@@ -164,12 +148,12 @@ func TestVerify(t *testing.T) {
 			return c
 		}, ""},
 		{"replayed: a counter below the highest", true, func() command.Command {
-			return signWith(t, k1, "k1", 1, clk.t, drain("a", 2))
+			return signWith(t, k1, "k1", 1, clk.Now(), drain("a", 2))
 		}, command.ReasonReplayed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			clk.t = t0
+			clk.Set(t0)
 			v, err := NewVerifier(VerifierOpts{Group: "site1", Node: "api-07", Keys: []TrustedKey{{ID: "k1", Public: k1.Public().(ed25519.PublicKey)}}, RequireSigned: tc.require, Now: clk.Now})
 			if err != nil {
 				t.Fatal(err)
@@ -196,7 +180,7 @@ func TestVerify(t *testing.T) {
 // not.
 func TestRedelivery(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	k := testKey(1)
 	s := newSigner(t, "k1", k, clk)
 	v, err := NewVerifier(VerifierOpts{Group: "site1", Node: "api-07", Keys: []TrustedKey{{ID: "k1", Public: k.Public().(ed25519.PublicKey)}}, RequireSigned: true, Now: clk.Now})
@@ -224,7 +208,7 @@ func TestRedelivery(t *testing.T) {
 func TestReplayAfterRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	k := testKey(1)
 	keys := []TrustedKey{{ID: "k1", Public: k.Public().(ed25519.PublicKey)}}
 	s := newSigner(t, "k1", k, clk)
@@ -250,7 +234,7 @@ func TestReplayAfterRestart(t *testing.T) {
 	if got, want := v2.Highest()["k1"], b.Sig.Counter; got != want {
 		t.Fatalf("highest after restart = %d, want %d", got, want)
 	}
-	old := signWith(t, k, "k1", a.Sig.Counter-1, clk.t, drain("c", 3))
+	old := signWith(t, k, "k1", a.Sig.Counter-1, clk.Now(), drain("c", 3))
 	if r := command.ReasonOf(v2.Verify(old)); r != command.ReasonReplayed {
 		t.Fatalf("replay after restart: reason %q, want replayed", r)
 	}
@@ -267,7 +251,7 @@ func TestReplayAfterRestart(t *testing.T) {
 // key's not_after only the new one is.
 func TestRotation(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	oldKey, newKey := testKey(1), testKey(2)
 	overlapEnd := t0.Add(7 * 24 * time.Hour)
 	keys := []TrustedKey{
@@ -293,7 +277,7 @@ func TestRotation(t *testing.T) {
 		{"new key before its not_before", t0.Add(-2 * time.Hour), newS, command.ReasonForged},
 	}
 	for i, st := range steps {
-		clk.t = st.at
+		clk.Set(st.at)
 		err := v.Verify(sign(t, st.s, "api-07", drain("r"+string(rune('a'+i)), uint64(i+1))))
 		if got := command.ReasonOf(err); got != st.want || (st.want == "" && err != nil) {
 			t.Errorf("%s: %v, want reason %q", st.name, err, st.want)
@@ -303,7 +287,7 @@ func TestRotation(t *testing.T) {
 	if err := v.SetKeys(keys[1:], true, 0); err != nil {
 		t.Fatal(err)
 	}
-	clk.t = t0
+	clk.Set(t0)
 	if r := command.ReasonOf(v.Verify(sign(t, oldS, "api-07", drain("x", 99)))); r != command.ReasonForged {
 		t.Errorf("old key after SetKeys: reason %q, want forged", r)
 	}
@@ -334,7 +318,7 @@ func (a *applier) Revert(_ context.Context, _ command.Command, prior string) err
 // each rejection is counted under its reason.
 func TestManagerCounts(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	k := testKey(1)
 	s := newSigner(t, "k1", k, clk)
 	forger := newSigner(t, "k1", testKey(7), clk)
@@ -406,7 +390,7 @@ func TestManagerCounts(t *testing.T) {
 func TestSignerCounter(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "command-counter.json")
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	opts := SignerOpts{KeyID: "k1", Key: testKey(1), CounterPath: path, Now: clk.Now}
 	s, err := NewSigner(opts)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 	"github.com/rackwatch/rackwatch/drivers/i2cemu"
 	"github.com/rackwatch/rackwatch/drivers/max31790"
 	"github.com/rackwatch/rackwatch/edge/sparkplug"
@@ -21,24 +22,9 @@ import (
 	"periph.io/x/conn/v3/gpio"
 )
 
-// clock is an injectable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns the tests' fake clock, at a fixed noon.
+func newClock() *testrig.Clock {
+	return testrig.NewClock(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 }
 
 // settings is a fake applier: one string setting per target, and a log of

@@ -4,11 +4,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"github.com/rackwatch/rackwatch/deploy/testrig"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 )
 
 // testPair writes a self-signed client certificate named cn and its key

@@ -6,18 +6,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 	"github.com/rackwatch/rackwatch/edge/snmpemu"
 	"github.com/rackwatch/rackwatch/edge/snmppoll"
 	"periph.io/x/conn/v3/physic"
 )
 
 // poller returns a poller of the agent on the given clock.
-func poller(t *testing.T, a *snmpemu.Agent, clk *clock, version string) *snmppoll.Poller {
+func poller(t *testing.T, a *snmpemu.Agent, clk *testrig.Clock, version string) *snmppoll.Poller {
 	t.Helper()
 	return pollerCommunity(t, a, clk, version, "public")
 }
 
-func pollerCommunity(t *testing.T, a *snmpemu.Agent, clk *clock, version, community string) *snmppoll.Poller {
+func pollerCommunity(t *testing.T, a *snmpemu.Agent, clk *testrig.Clock, version, community string) *snmppoll.Poller {
 	t.Helper()
 	p, err := snmppoll.New(&snmppoll.Opts{Name: "emu", Address: a.Addr(), Version: version, Community: community, Now: clk.Now, Timeout: 2 * time.Second})
 	if err != nil {
@@ -89,7 +90,7 @@ func TestPollerSwitch(t *testing.T) {
 			if err := sw.AddErrors(1, snmpemu.Errors{In: 5, OutDiscards: 2}); err != nil {
 				t.Fatal(err)
 			}
-			clk.Advance(10 * time.Second)
+			clk.Add(10 * time.Second)
 			got = poll(t, p)
 			want := map[string]string{
 				`if_oper_up{ifname="swp2"}`:               "false",
@@ -113,7 +114,7 @@ func TestPollerSwitch(t *testing.T) {
 			if err := sw.CRCStorm(3, 0); err != nil {
 				t.Fatal(err)
 			}
-			clk.Advance(10 * time.Second)
+			clk.Add(10 * time.Second)
 			expect(t, poll(t, p), map[string]string{
 				`if_fcs_errors_total{ifname="swp3"}`:      "250",
 				`if_fcs_errors_per_second{ifname="swp3"}`: "0",
@@ -166,7 +167,7 @@ func TestPollerBMC(t *testing.T) {
 	if err := bmc.SetFanSpeed(1, 12000); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(10 * time.Second)
+	clk.Add(10 * time.Second)
 	expect(t, poll(t, p), map[string]string{
 		`temperature_celsius{sensor="CPU2 Temp"}`:               "99",
 		`sensor_health{sensor="CPU2 Temp"}`:                     "2",

@@ -49,7 +49,7 @@ func TestCounters(t *testing.T) {
 		if err := s.do(); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		clk.Advance(s.advance)
+		clk.Add(s.advance)
 		if got := read(c32); got != s.want32 {
 			t.Errorf("%s: Counter32 %v, want %v", s.name, got, s.want32)
 		}

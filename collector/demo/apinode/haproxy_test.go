@@ -35,7 +35,7 @@ func serverStatus(t *testing.T, h *testrig.HAProxy) map[string]string {
 // serves slower than its healthy peer, and an unhealthy one is taken out.
 func TestBehindHAProxy(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	hot := startNode(t, Opts{Name: "hot", Now: clk.Now})
 	cool := startNode(t, Opts{Name: "cool", Now: clk.Now})
 	h := testrig.StartHAProxy(t, testrig.HAProxyOpts{
@@ -66,7 +66,7 @@ func TestBehindHAProxy(t *testing.T) {
 	m := hot.Model()
 	m.SetBackgroundLoad(clk.Now(), 1)
 	m.SetHeat(clk.Now(), 400)
-	clk.Advance(time.Minute)
+	clk.Add(time.Minute)
 	service := map[string]string{}
 	for range 10 {
 		r, err := http.Get("http://" + h.FrontendAddr + "/api")

@@ -9,25 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 )
-
-// clock is a manual clock for the model; HTTP still runs in real time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func startNode(t *testing.T, o Opts) *Node {
 	t.Helper()
@@ -60,7 +44,7 @@ func get(t *testing.T, url string) (*http.Response, string) {
 // ever add to a latency.
 func TestLatencyGrowsWhenThrottled(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	n := startNode(t, Opts{Name: "node1", Now: clk.Now, Params: Params{ServiceTime: 5 * time.Millisecond}})
 	url := "http://" + n.Addr() + "/api"
 	fastest := func() (time.Duration, string) {
@@ -82,7 +66,7 @@ func TestLatencyGrowsWhenThrottled(t *testing.T) {
 	m.SetBackgroundLoad(clk.Now(), 1)
 	m.SetInlet(clk.Now(), 45)
 	m.SetCooling(clk.Now(), 0.3)
-	clk.Advance(5 * time.Minute)
+	clk.Add(5 * time.Minute)
 	hot, hotHeader := fastest()
 	if coolHeader != "0.005000" || hotHeader != "0.010000" {
 		t.Errorf("service times %s s cool, %s s throttled; want 0.005 and 0.010", coolHeader, hotHeader)
@@ -159,7 +143,7 @@ func TestQueueing(t *testing.T) {
 
 func TestHealthAndState(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	n := startNode(t, Opts{Name: "node2", Now: clk.Now})
 	base := "http://" + n.Addr()
 	if r, body := get(t, base+"/health"); r.StatusCode != 200 || body != "ok\n" {
@@ -205,7 +189,7 @@ func (r *record) Sleep(_ context.Context, d time.Duration) error {
 func TestNetworkDelay(t *testing.T) {
 	t.Parallel()
 	rec := &record{}
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	n := startNode(t, Opts{Now: clk.Now, Sleeper: rec})
 	n.SetNetworkDelay(20 * time.Millisecond)
 	if r, _ := get(t, "http://"+n.Addr()+"/api"); r.StatusCode != http.StatusOK {
@@ -221,7 +205,7 @@ func TestNetworkDelay(t *testing.T) {
 	if !slices.Equal(rec.ds, want) {
 		t.Errorf("slept %v, want %v", rec.ds, want)
 	}
-	clk.Advance(time.Minute)
+	clk.Add(time.Minute)
 	if u := n.Model().State(clk.Now()).Utilisation; u > 10e-3/(8*60)+1e-9 {
 		t.Errorf("utilisation %v counts the network delay as CPU time", u)
 	}

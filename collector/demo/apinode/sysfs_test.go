@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rackwatch/rackwatch/deploy/testrig"
 	"github.com/rackwatch/rackwatch/edge/hostsignals"
 )
 
@@ -32,7 +33,7 @@ func readHost(t *testing.T, root string) map[string]string {
 // throttle counters growing once the node throttles.
 func TestSysfsRoundTrip(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	root := t.TempDir()
 	n, err := New(&Opts{Now: clk.Now, SysfsRoot: root, Params: Params{CPUs: 2}})
 	if err != nil {
@@ -65,7 +66,7 @@ func TestSysfsRoundTrip(t *testing.T) {
 	m.SetBackgroundLoad(clk.Now(), 1)
 	m.SetInlet(clk.Now(), 45)
 	m.SetCooling(clk.Now(), 0.3)
-	clk.Advance(time.Minute)
+	clk.Add(time.Minute)
 	if err := n.WriteSysfs(); err != nil {
 		t.Fatal(err)
 	}
@@ -93,13 +94,13 @@ func TestSysfsRoundTrip(t *testing.T) {
 // A started node keeps its tree current on its own.
 func TestSysfsKeptCurrent(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: t0}
+	clk := testrig.NewClock(t0)
 	root := t.TempDir()
 	n := startNode(t, Opts{Now: clk.Now, SysfsRoot: root, SysfsEvery: 10 * time.Millisecond, Params: Params{CPUs: 1}})
 	m := n.Model()
 	m.SetBackgroundLoad(clk.Now(), 1)
 	m.SetHeat(clk.Now(), 400)
-	clk.Advance(time.Minute)
+	clk.Add(time.Minute)
 	deadline := time.Now().Add(5 * time.Second)
 	for readHost(t, root)[`cpu_frequency_hertz{cpu="0"}`] != "1.2e+09" {
 		if time.Now().After(deadline) {
