@@ -165,15 +165,16 @@ func (s *Sink) writeRetries(ctx context.Context) (stuck bool) {
 			return false
 		}
 		err := s.blocking.WriteRecord(ctx, b.lines)
-		if ctx.Err() != nil {
-			// Closing: the batch stays for drainRetries.
-			return true
-		}
 		switch {
 		case err == nil:
+			// Even when the Sink is closing: drainRetries would write
+			// the batch again.
 			if s.retry.remove(b.seq) {
 				s.retried.Add(uint64(b.points))
 			}
+		case ctx.Err() != nil:
+			// Closing: the batch stays for drainRetries.
+			return true
 		case retryable(err):
 			s.failed(err)
 			return true
